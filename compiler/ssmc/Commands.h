@@ -1,0 +1,20 @@
+//===- Commands.h - Subcommands of the ssmc driver ------------------------===//
+//
+// Each `ssmc <command>` lives in its own <Name>Command.cpp. A command gets the
+// arguments after its name (argv[0] is "ssmc <command>") and returns the
+// process exit status: 0 on success, 1 on any error (after printing a message
+// naming the file, tensor or flag), never aborting.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SSMC_COMPILER_SSMC_COMMANDS_H
+#define SSMC_COMPILER_SSMC_COMMANDS_H
+
+namespace ssmc::driver {
+
+int runImport(int argc, char **argv);    ///< ssmc import <dir> [-o out.mlir]
+int runInspect(int argc, char **argv);   ///< ssmc inspect <dir|file>: tensors, dtypes, shapes
+int runMakeModel(int argc, char **argv); ///< ssmc make-model --preset P | --family F ... -o dir
+
+} // namespace ssmc::driver
+
+#endif // SSMC_COMPILER_SSMC_COMMANDS_H

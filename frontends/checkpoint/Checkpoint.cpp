@@ -1,0 +1,1 @@
+#include "frontends/checkpoint/Checkpoint.h"

@@ -1,0 +1,1 @@
+#include "frontends/hf/ModelConfig.h"

@@ -1,0 +1,31 @@
+# -*- Python -*-
+import os
+import shutil
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "ssmc"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.ssmc_obj_root, "test")
+# unit/ has its own config (GoogleTest format); reference/ and tools/ hold sources only.
+config.excludes = ["CMakeLists.txt", "README.md", "unit", "reference", "tools", "Inputs"]
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%ssmc_src", config.ssmc_src_root))
+
+# FileCheck, not, count, split-file live only in /usr/lib/llvm-22/bin on Debian.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.ssmc_tools_dir, append_path=False)
+llvm_config.with_system_environment(["HOME", "TMPDIR"])
+llvm_config.use_default_substitutions()
+
+tool_dirs = [config.ssmc_tools_dir, config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["ssmc-opt", "ssmc"], tool_dirs)
+
+if shutil.which("qemu-aarch64"):
+    config.available_features.add("qemu-aarch64")
+if os.path.exists("/usr/local/cuda/bin/ptxas"):
+    config.available_features.add("ptxas")
