@@ -18,7 +18,7 @@ config.substitutions.append(("%ssmc_src", config.ssmc_src_root))
 
 # FileCheck, not, count, split-file live only in /usr/lib/llvm-22/bin on Debian.
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.with_environment("PATH", config.ssmc_tools_dir, append_path=False)
+llvm_config.with_environment("PATH", config.ssmc_tools_dir, append_path=True)
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.use_default_substitutions()
 
