@@ -11,10 +11,11 @@ config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.ssmc_obj_root, "test")
 # unit/ has its own config (GoogleTest format); reference/ and tools/ hold sources only.
-config.excludes = ["CMakeLists.txt", "README.md", "unit", "reference", "tools", "Inputs"]
+config.excludes = ["CMakeLists.txt", "README.md", "unit", "reference", "tools", "Inputs", "check_dialect_doc.py"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%ssmc_src", config.ssmc_src_root))
+config.substitutions.append(("%ssmc_obj", config.ssmc_obj_root))
 
 # FileCheck, not, count, split-file live only in /usr/lib/llvm-22/bin on Debian.
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
