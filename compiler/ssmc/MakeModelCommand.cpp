@@ -399,17 +399,6 @@ llvm::Expected<ModelConfig> applyOverrides(const ModelConfig &base, const Option
                               mambaText, where + ", mamba_config.json");
 }
 
-int64_t parameterCount(const ModelConfig &cfg) {
-  int64_t n = 0;
-  for (const ExpectedTensor &t : expectedTensors(cfg)) {
-    int64_t e = 1;
-    for (int64_t d : t.shape)
-      e *= d;
-    n += e;
-  }
-  return n;
-}
-
 /// 1234567 -> "1,234,567".
 std::string withCommas(uint64_t v) {
   std::string digits = std::to_string(v), out;

@@ -17,6 +17,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -72,9 +73,14 @@ int64_t ModelConfig::convChannels() const {
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// Sizes above this are rejected so that products of a few of them cannot
-/// overflow int64_t.
-constexpr int64_t kMaxSize = int64_t(1) << 32;
+/// Sizes above this are rejected, so that a product of two sizes cannot
+/// overflow int64_t; widths and counts derived from more than two are checked
+/// with overflow-checked arithmetic (checkedWidths).
+constexpr int64_t kMaxSize = int64_t(1) << 31;
+/// More layers than this is surely a mistake; it also bounds expectedTensors.
+constexpr int64_t kMaxLayers = int64_t(1) << 20;
+/// More parameters than this (~70 trillion) is surely a mistake.
+constexpr int64_t kMaxParameters = int64_t(1) << 46;
 
 bool isSSMFamily(Family f) { return f != Family::Llama; }
 bool hasAttention(Family f) { return f == Family::MambaInLlama || f == Family::Llama; }
@@ -92,7 +98,7 @@ public:
   }
   void positive(StringRef field, int64_t v) {
     if (v <= 0 || v > kMaxSize)
-      fail(llvm::formatv("{0} must be in [1, 2^32], got {1}", field, v));
+      fail(llvm::formatv("{0} must be in [1, 2^31], got {1}", field, v));
   }
   void positiveFinite(StringRef field, double v) {
     if (!(v > 0) || !std::isfinite(v))
@@ -101,6 +107,28 @@ public:
   void divides(StringRef num, int64_t n, StringRef den, int64_t d) {
     if (d > 0 && n % d != 0)
       fail(llvm::formatv("{0} ({1}) is not a multiple of {2} ({3})", num, n, den, d));
+  }
+  /// Checks that the SSM widths, products and sums of several sizes, stay
+  /// within kMaxSize (so that shapes and element counts cannot overflow).
+  void checkedWidths(const ModelConfig &c) {
+    auto bounded = [&](StringRef what, std::initializer_list<std::pair<int64_t, int64_t>> terms) {
+      int64_t sum = 0;
+      for (auto [a, b] : terms) {
+        int64_t product;
+        if (llvm::MulOverflow(a, b, product) || llvm::AddOverflow(sum, product, sum) ||
+            sum > kMaxSize)
+          return fail(llvm::formatv("{0} is larger than 2^31", what));
+      }
+    };
+    bounded("ssmHeads * headDim", {{c.ssmHeads, c.headDim}});
+    bounded("xHeads * headDim + (bGroups + cGroups) * stateDim (conv channels)",
+            {{c.xHeads, c.headDim}, {c.bGroups, c.stateDim}, {c.cGroups, c.stateDim}});
+    bounded("dInner + conv channels + ssmHeads (in_proj rows)",
+            {{c.dInner, 1},
+             {c.xHeads, c.headDim},
+             {c.bGroups, c.stateDim},
+             {c.cGroups, c.stateDim},
+             {c.ssmHeads, 1}});
   }
   void equal(StringRef a, int64_t va, StringRef b, int64_t vb) {
     if (va != vb)
@@ -127,7 +155,9 @@ Error ssmc::hf::validateModelConfig(const ModelConfig &c, StringRef where) {
   k.positiveFinite("blockNormEps", c.blockNormEps);
   k.positiveFinite("finalNormEps", c.finalNormEps);
   if (c.intermediateSize < 0 || c.intermediateSize > kMaxSize)
-    k.fail(llvm::formatv("intermediateSize must be in [0, 2^32], got {0}", c.intermediateSize));
+    k.fail(llvm::formatv("intermediateSize must be in [0, 2^31], got {0}", c.intermediateSize));
+  if (c.nLayer > kMaxLayers)
+    k.fail(llvm::formatv("nLayer ({0}) is larger than 2^20", c.nLayer));
   if (!k.ok())
     return k.takeError();
   k.equal("vocabSize", c.vocabSize, "vocabSizeUnpadded rounded up to padVocabMultiple",
@@ -151,6 +181,9 @@ Error ssmc::hf::validateModelConfig(const ModelConfig &c, StringRef where) {
     k.positive("convWidth", c.convWidth);
     k.positive("chunkSize", c.chunkSize);
     k.positiveFinite("mixerNormEps", c.mixerNormEps);
+    if (!k.ok())
+      return k.takeError();
+    k.checkedWidths(c);
     if (!k.ok())
       return k.takeError();
     k.equal("dInner", c.dInner, "ssmHeads * headDim", c.ssmHeads * c.headDim);
@@ -204,6 +237,9 @@ Error ssmc::hf::validateModelConfig(const ModelConfig &c, StringRef where) {
     k.positiveFinite("rope.theta", c.rope.theta);
     if (!k.ok())
       return k.takeError();
+    int64_t qWidth;
+    if (llvm::MulOverflow(c.attnHeads, c.attnHeadDim, qWidth) || qWidth > kMaxSize)
+      k.fail("attnHeads * attnHeadDim is larger than 2^31");
     k.divides("attnHeads", c.attnHeads, "kvHeads", c.kvHeads);
     k.divides("attnHeadDim", c.attnHeadDim, "2 (RoPE rotates pairs)", 2);
     k.equal("rope.rotaryDim", c.rope.rotaryDim, "attnHeadDim", c.attnHeadDim);
@@ -227,6 +263,20 @@ Error ssmc::hf::validateModelConfig(const ModelConfig &c, StringRef where) {
   }
   if (c.family == Family::Llama && k.ok() && int64_t(c.attnLayers.size()) != c.nLayer)
     k.fail("attnLayers must list every layer of a Llama model");
+  if (!k.ok())
+    return k.takeError();
+  // Every shape is now a product of two bounded sizes; bound the total.
+  int64_t total = 0;
+  for (const ExpectedTensor &t : expectedTensors(c)) {
+    int64_t n = 1;
+    bool overflow = false;
+    for (int64_t d : t.shape)
+      overflow |= llvm::MulOverflow(n, d, n);
+    if (overflow || llvm::AddOverflow(total, n, total) || total > kMaxParameters) {
+      k.fail("the model has more than 2^46 parameters");
+      break;
+    }
+  }
   return k.takeError();
 }
 
@@ -309,11 +359,11 @@ public:
     return integer(s, k).value_or(0);
   }
   int64_t intOr(const Section &s, StringRef k, int64_t dflt) { return integer(s, k).value_or(dflt); }
-  /// A size: an integer in [1, 2^32].
+  /// A size: an integer in [1, 2^31].
   int64_t size(const Section &s, StringRef k, std::optional<int64_t> dflt) {
     int64_t v = dflt ? intOr(s, k, *dflt) : requiredInt(s, k);
     if (ok() && (v <= 0 || v > kMaxSize))
-      fail(s, k, llvm::formatv("must be a positive integer no larger than 2^32, got {0}", v));
+      fail(s, k, llvm::formatv("must be a positive integer no larger than 2^31, got {0}", v));
     return v;
   }
 
