@@ -203,6 +203,16 @@ const std::vector<Preset> &presets() {
          s.nLayer = 2;
          return llamaConfig(s);
        }},
+      // The bundled default model of scripts/run.sh: a small Llamba with the
+      // real model's structure (32 value heads, 32 B/C heads, tied head,
+      // chunk 128) at a width that compiles and runs in seconds anywhere.
+      {"default-llamba",
+       [] {
+         LlambaShape s{512, 4, 1024, /*tie=*/true};
+         s.vocab = 4096;
+         s.dState = 32;
+         return llambaConfig(s);
+       }},
       // Llamba (spec §2.2; 1B and 8B shapes inferred there).
       {"llamba-1b", [] { return llambaConfig({2048, 16, 8192, true}); }},
       {"llamba-3b", [] { return llambaConfig({3072, 28, 8192, true}); }},
