@@ -109,6 +109,8 @@ public:
   }
 
   func::FuncOp build(ModuleOp module);
+  /// Element type of the activations (that of the stored embedding).
+  Type modelElementType() { return elementType(ck.find(roles.at({-1, "embedding"})->name)->dtype); }
 
 private:
   // --- types -------------------------------------------------------------
@@ -249,7 +251,7 @@ private:
 func::FuncOp ForwardBuilder::build(ModuleOp module) {
   b.setInsertionPointToEnd(module.getBody());
   bool anyAttention = !cfg.attnLayers.empty();
-  Type model = elementType(ck.find(roles.at({-1, "embedding"})->name)->dtype);
+  Type model = modelElementType();
   auto idsType = RankedTensorType::get({kDyn, kDyn}, b.getI32Type());
   auto lengthsType = RankedTensorType::get({kDyn}, b.getI32Type());
   auto positionsType = RankedTensorType::get({kDyn}, b.getI64Type());
@@ -271,7 +273,6 @@ func::FuncOp ForwardBuilder::build(ModuleOp module) {
   // the float32 sum of residual and mixer output; the carried residual is
   // float32 with residual_in_fp32 and rounded to the model type otherwise.
   bool fusedAddNorm = cfg.family == Family::Mamba2;
-  Type residualElement = cfg.residualInFp32 ? b.getF32Type() : model;
   Value residual; // Mamba-2 only: the carried residual stream, null before layer 0
   Value mixerOut; // Mamba-2 only: the last mixer output not yet added
 
@@ -318,7 +319,6 @@ func::FuncOp ForwardBuilder::build(ModuleOp module) {
                                               cfg.vocabSizeUnpadded < cfg.vocabSize
                                           ? b.getI64IntegerAttr(cfg.vocabSizeUnpadded)
                                           : IntegerAttr());
-  (void)residualElement;
 
   SmallVector<Value> results{head.getResult()};
   results.append(newStates.begin(), newStates.end());
@@ -387,20 +387,13 @@ llvm::Expected<OwningOpRef<ModuleOp>> ssmc::hf::importCheckpoint(MLIRContext &ct
   llvm::sys::path::append(configPath, "config.json");
   OwningOpRef<ModuleOp> module(ModuleOp::create(FileLineColLoc::get(&ctx, configPath, 1, 1)));
   ForwardBuilder builder(ctx, *cfg, **ck, expected);
-  func::FuncOp forward = builder.build(*module);
+  builder.build(*module);
 
   Builder b(&ctx);
   llvm::StringRef format =
       (*ck)->format() == ckpt::Format::Safetensors ? "safetensors" : "torch_zip";
   (*module)->setAttr("ssm.weight_store", ssm::WeightStoreAttr::get(&ctx, dir, format));
-  Type modelElement =
-      cast<ShapedType>(forward.getFunctionType().getInput(0)).getElementType(); // placeholder
-  for (Operation &op : forward.getBody().front())
-    if (auto embed = dyn_cast<ssm::EmbedOp>(op)) {
-      modelElement = cast<ShapedType>(embed.getType()).getElementType();
-      break;
-    }
-  (*module)->setAttr("ssm.model", modelAttributes(ctx, *cfg, modelElement));
+  (*module)->setAttr("ssm.model", modelAttributes(ctx, *cfg, builder.modelElementType()));
 
   if (failed(verify(*module)))
     return llvm::createStringError(
