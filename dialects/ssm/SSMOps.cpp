@@ -127,6 +127,25 @@ LogicalResult checkGroups(Operation *op, StringRef heads, int64_t h, StringRef g
   return op->emitOpError() << heads << " (" << h << ") must be a multiple of " << groups << " ("
                            << g << ")";
 }
+
+/// The state and result checks shared by the SSM mixers: conv and SSM state
+/// shapes, float32 SSM state, the result's B x L x D, and unchanged state types.
+template <typename MixerOp>
+LogicalResult verifyMixerStatesAndResult(MixerOp op, ArrayRef<int64_t> convShape,
+                                         ArrayRef<int64_t> ssmShape, int64_t width) {
+  Operation *o = op.getOperation();
+  if (failed(expectState(o, "conv_state", op.getConvState().getType(), convShape)) ||
+      failed(expectState(o, "ssm_state", op.getSsmState().getType(), ssmShape)) ||
+      failed(expectF32Elements(o, "ssm_state",
+                               op.getSsmState().getType().getBatchTensorType(-1))) ||
+      failed(verifySequenceResult(o, op.getInput().getType(), op.getResult().getType(), width)) ||
+      failed(expectSameType(o, "conv_state_out", op.getConvStateOut().getType(),
+                            op.getConvState().getType())) ||
+      failed(expectSameType(o, "ssm_state_out", op.getSsmStateOut().getType(),
+                            op.getSsmState().getType())))
+    return failure();
+  return success();
+}
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -221,20 +240,8 @@ LogicalResult DiscreteMamba2Op::verify() {
       failed(expectShape(*this, "D", getD().getType(), {cfg.getHeads()})) ||
       failed(expectShape(*this, "out_proj", getOutProj().getType(), {*d, inner})))
     return failure();
-  if (failed(expectState(*this, "conv_state", getConvState().getType(),
-                         {channels, cfg.getConv()})) ||
-      failed(expectState(*this, "ssm_state", getSsmState().getType(),
-                         {cfg.getHeads(), cfg.getHeadDim(), cfg.getState()})) ||
-      failed(expectF32Elements(*this, "ssm_state",
-                               getSsmState().getType().getBatchTensorType(-1))))
-    return failure();
-  if (failed(verifySequenceResult(*this, getInput().getType(), getResult().getType(), *d)) ||
-      failed(expectSameType(*this, "conv_state_out", getConvStateOut().getType(),
-                            getConvState().getType())) ||
-      failed(expectSameType(*this, "ssm_state_out", getSsmStateOut().getType(),
-                            getSsmState().getType())))
-    return failure();
-  return success();
+  return verifyMixerStatesAndResult(*this, {channels, cfg.getConv()},
+                                    {cfg.getHeads(), cfg.getHeadDim(), cfg.getState()}, *d);
 }
 
 LogicalResult Mamba2Op::verify() {
@@ -254,20 +261,8 @@ LogicalResult Mamba2Op::verify() {
       failed(expectShape(*this, "norm_weight", getNormWeight().getType(), {inner})) ||
       failed(expectShape(*this, "out_proj", getOutProj().getType(), {*d, inner})))
     return failure();
-  if (failed(expectState(*this, "conv_state", getConvState().getType(),
-                         {channels, cfg.getConv()})) ||
-      failed(expectState(*this, "ssm_state", getSsmState().getType(),
-                         {heads, cfg.getHeadDim(), cfg.getState()})) ||
-      failed(expectF32Elements(*this, "ssm_state",
-                               getSsmState().getType().getBatchTensorType(-1))))
-    return failure();
-  if (failed(verifySequenceResult(*this, getInput().getType(), getResult().getType(), *d)) ||
-      failed(expectSameType(*this, "conv_state_out", getConvStateOut().getType(),
-                            getConvState().getType())) ||
-      failed(expectSameType(*this, "ssm_state_out", getSsmStateOut().getType(),
-                            getSsmState().getType())))
-    return failure();
-  return success();
+  return verifyMixerStatesAndResult(*this, {channels, cfg.getConv()},
+                                    {heads, cfg.getHeadDim(), cfg.getState()}, *d);
 }
 
 LogicalResult AttentionOp::verify() {

@@ -164,12 +164,8 @@ private:
     auto config = ssm::DiscreteMamba2ConfigAttr::get(&ctx, cfg.ssmHeads, cfg.headDim,
                                                      cfg.bGroups, cfg.stateDim, cfg.convWidth,
                                                      cfg.chunkSize);
-    auto convState = ssm::ConvStateType::get(&ctx, {config.getConvChannels(), cfg.convWidth},
-                                             b.getF32Type());
-    auto ssmState = ssm::SSMStateType::get(&ctx, {cfg.ssmHeads, cfg.headDim, cfg.stateDim},
-                                           b.getF32Type());
-    Value cs = addState(convState, layerName(i) + ".conv_state");
-    Value ss = addState(ssmState, layerName(i) + ".ssm_state");
+    auto [cs, ss] = addMixerStates(i, config.getConvChannels());
+    Type convState = cs.getType(), ssmState = ss.getType();
     Value inProj = weight(i, "in_proj"), zBias = weight(i, "z_bias"),
           convW = weight(i, "conv_weight"), convB = weight(i, "conv_bias"), d = weight(i, "D"),
           outProj = weight(i, "out_proj");
@@ -186,12 +182,8 @@ private:
     auto config = ssm::Mamba2ConfigAttr::get(
         &ctx, cfg.ssmHeads, cfg.headDim, cfg.stateDim, cfg.xHeads, cfg.bGroups, cfg.cGroups,
         cfg.convWidth, cfg.chunkSize, cfg.normGroupSize, llvm::APFloat(cfg.mixerNormEps));
-    auto convState = ssm::ConvStateType::get(&ctx, {config.getConvChannels(), cfg.convWidth},
-                                             b.getF32Type());
-    auto ssmState = ssm::SSMStateType::get(&ctx, {cfg.ssmHeads, cfg.headDim, cfg.stateDim},
-                                           b.getF32Type());
-    Value cs = addState(convState, layerName(i) + ".conv_state");
-    Value ss = addState(ssmState, layerName(i) + ".ssm_state");
+    auto [cs, ss] = addMixerStates(i, config.getConvChannels());
+    Type convState = cs.getType(), ssmState = ss.getType();
     Value inProj = weight(i, "in_proj"), convW = weight(i, "conv_weight"),
           convB = weight(i, "conv_bias"), dtBias = weight(i, "dt_bias"),
           aLog = weight(i, "A_log"), d = weight(i, "D"), normW = weight(i, "mixer_norm"),
@@ -224,6 +216,16 @@ private:
                                          cache, q, k, v, o, config);
     newStates.push_back(op.getKvCacheOut());
     return op.getResult();
+  }
+
+  /// Appends the conv and SSM state arguments of mixer layer `i` (float32).
+  std::pair<Value, Value> addMixerStates(int64_t i, int64_t convChannels) {
+    auto convState =
+        ssm::ConvStateType::get(&ctx, {convChannels, cfg.convWidth}, b.getF32Type());
+    auto ssmState = ssm::SSMStateType::get(&ctx, {cfg.ssmHeads, cfg.headDim, cfg.stateDim},
+                                           b.getF32Type());
+    return {addState(convState, layerName(i) + ".conv_state"),
+            addState(ssmState, layerName(i) + ".ssm_state")};
   }
 
   /// Appends a state argument to @forward (named by an argument attribute).
