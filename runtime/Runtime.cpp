@@ -1,0 +1,634 @@
+//===- Runtime.cpp - Loaded models, sessions and threads ------------------===//
+
+#include "runtime/Runtime.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace ssmc {
+namespace rt {
+
+//===----------------------------------------------------------------------===//
+// Code loading
+//===----------------------------------------------------------------------===//
+
+static bool writeAll(int fd, const uint8_t *data, uint64_t bytes) {
+  while (bytes > 0) {
+    ssize_t n = ::write(fd, data, bytes > (1u << 30) ? (1u << 30) : bytes);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    data += n;
+    bytes -= static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+LoadedCode::~LoadedCode() {
+  if (handle)
+    dlclose(handle);
+  if (memfd >= 0)
+    ::close(memfd);
+}
+
+/// glibc recognizes an already loaded object by its path string before it
+/// looks at the file: a NODELETE object once loaded from "/proc/self/fd/5"
+/// (LLVM's CMake links shared objects with -z nodelete) would be handed out
+/// again for a new memfd that reuses fd 5. So every load uses a spelling of
+/// the path never used before in this process: a process-wide counter,
+/// written in binary as "/" (0) and "/." (1) before the path, which names the
+/// same file. An RTLD_NOLOAD probe guards against names others loaded.
+static std::string unusedLoadPath(const std::string &path) {
+  static std::atomic<uint64_t> loads{0};
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    uint64_t k = loads.fetch_add(1);
+    std::string prefix;
+    for (; k != 0; k >>= 1)
+      prefix.insert(0, (k & 1) ? "/." : "/");
+    std::string candidate = prefix + path;
+    void *existing = dlopen(candidate.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+    if (!existing)
+      return candidate;
+    dlclose(existing);
+  }
+  return "";
+}
+
+bool LoadedCode::load(const std::string &artifactPath, const uint8_t *code,
+                      uint64_t bytes, const Manifest &manifest,
+                      std::string &error) {
+  const std::string where = artifactPath + ": ";
+  if (manifest.abiVersion != SSMC_ABI_VERSION) {
+    error = where + "manifest declares code ABI version " +
+            std::to_string(manifest.abiVersion) +
+            "; this runtime implements version " +
+            std::to_string(SSMC_ABI_VERSION);
+    return false;
+  }
+  // dlopen needs a path. A memfd keeps the code off the file system; an
+  // unlinked temp file is the fallback where memfd or /proc is missing.
+  std::string soPath;
+  int fd = -1;
+#if defined(__linux__) && defined(MFD_CLOEXEC)
+  fd = memfd_create("ssmc-code", MFD_CLOEXEC);
+  if (fd >= 0) {
+    soPath = "/proc/self/fd/" + std::to_string(fd);
+    if (!writeAll(fd, code, bytes) || ::access(soPath.c_str(), R_OK) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+#endif
+  bool tempFile = false;
+  if (fd < 0) {
+    const char *tmpDir = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmpDir && *tmpDir ? tmpDir : "/tmp") + "/ssmc-code-" +
+        std::to_string(getpid()) + "-XXXXXX";
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back('\0');
+    fd = mkstemp(name.data());
+    if (fd < 0) {
+      error = where + "cannot create a file for the code section: " +
+              std::strerror(errno);
+      return false;
+    }
+    soPath = name.data();
+    tempFile = true;
+    if (!writeAll(fd, code, bytes)) {
+      error = where + "cannot write the code section to " + soPath + ": " +
+              std::strerror(errno);
+      ::close(fd);
+      ::unlink(soPath.c_str());
+      return false;
+    }
+  }
+  std::string loadPath = unusedLoadPath(soPath);
+  if (loadPath.empty()) {
+    error = where + "cannot find an unused path to load the code section from";
+    ::close(fd);
+    if (tempFile)
+      ::unlink(soPath.c_str());
+    return false;
+  }
+  handle = dlopen(loadPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  std::string dlError = handle ? "" : dlerror();
+  if (tempFile) {
+    ::close(fd);
+    ::unlink(soPath.c_str());
+  } else {
+    // Kept open while loaded, so that live models never share an fd path.
+    memfd = fd;
+  }
+  if (!handle) {
+    error = where + "cannot load the code section: " + dlError;
+    return false;
+  }
+
+  const auto *abiVersion = static_cast<const uint32_t *>(
+      dlsym(handle, SSMC_ABI_VERSION_SYMBOL));
+  if (!abiVersion) {
+    error = where + "code section does not export '" SSMC_ABI_VERSION_SYMBOL
+                    "'";
+    return false;
+  }
+  if (*abiVersion != SSMC_ABI_VERSION) {
+    error = where + "code section was built for ABI version " +
+            std::to_string(*abiVersion) + "; this runtime implements version " +
+            std::to_string(SSMC_ABI_VERSION);
+    return false;
+  }
+  struct {
+    const std::string &name;
+    const char *field;
+    ssmc_entry_fn &fn;
+  } entries[] = {{manifest.prefillEntry, "prefill", prefill},
+                 {manifest.decodeEntry, "decode", decode}};
+  for (auto &e : entries) {
+    void *symbol = dlsym(handle, e.name.c_str());
+    if (!symbol) {
+      error = where + "code section does not export the " + e.field +
+              " entry point '" + e.name + "'";
+      return false;
+    }
+    // POSIX guarantees that dlsym results convert to function pointers.
+    std::memcpy(&e.fn, &symbol, sizeof(symbol));
+  }
+  return true;
+}
+
+std::shared_ptr<Model> Model::load(const std::string &path,
+                                   std::string &error) {
+  return load(path, ArtifactReader::Options(), error);
+}
+
+std::shared_ptr<Model> Model::load(const std::string &path,
+                                   const ArtifactReader::Options &options,
+                                   std::string &error) {
+  std::shared_ptr<Model> model(new Model());
+  if (!model->reader.open(path, options, error))
+    return nullptr;
+  if (!model->code.load(path, model->reader.code(), model->reader.codeBytes(),
+                        model->reader.manifest(), error))
+    return nullptr;
+  return model;
+}
+
+//===----------------------------------------------------------------------===//
+// Thread pool
+//===----------------------------------------------------------------------===//
+
+// Set while a thread runs a parallel_for body: nested calls then run serially
+// instead of deadlocking on the pool.
+static thread_local bool insideParallelBody = false;
+
+ThreadPool::ThreadPool(int numThreads) : numThreads(std::max(1, numThreads)) {
+  for (int i = 1; i < this->numThreads; ++i)
+    workers.emplace_back([this, i] { workerLoop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    stopping = true;
+  }
+  wake.notify_all();
+  for (std::thread &t : workers)
+    t.join();
+}
+
+/// [begin, end) of chunk `c` when `n` items are split into `chunks`.
+static void chunkRange(int64_t n, int64_t chunks, int64_t c, int64_t &begin,
+                       int64_t &end) {
+  int64_t base = n / chunks, extra = n % chunks;
+  begin = c * base + std::min(c, extra);
+  end = begin + base + (c < extra ? 1 : 0);
+}
+
+void ThreadPool::workerLoop(int index) {
+  uint64_t seen = 0;
+  while (true) {
+    int64_t n;
+    ssmc_parallel_body body;
+    void *ctx;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      wake.wait(lock, [&] { return stopping || generation != seen; });
+      if (stopping)
+        return;
+      seen = generation;
+      n = jobN;
+      body = jobBody;
+      ctx = jobCtx;
+    }
+    int64_t chunks = std::min<int64_t>(numThreads, n);
+    if (index >= chunks)
+      continue;
+    int64_t begin, end;
+    chunkRange(n, chunks, index, begin, end);
+    insideParallelBody = true;
+    body(ctx, begin, end);
+    insideParallelBody = false;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (--pending == 0)
+      done.notify_one();
+  }
+}
+
+void ThreadPool::parallelFor(int64_t n, ssmc_parallel_body body, void *ctx) {
+  if (n <= 0 || !body)
+    return;
+  if (numThreads <= 1 || n == 1 || insideParallelBody) {
+    body(ctx, 0, n);
+    return;
+  }
+  std::lock_guard<std::mutex> callLock(callMutex);
+  int64_t chunks = std::min<int64_t>(numThreads, n);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    jobN = n;
+    jobBody = body;
+    jobCtx = ctx;
+    pending = static_cast<int>(chunks - 1);
+    ++generation;
+  }
+  wake.notify_all();
+  int64_t begin, end;
+  chunkRange(n, chunks, 0, begin, end);
+  insideParallelBody = true;
+  body(ctx, begin, end);
+  insideParallelBody = false;
+  std::unique_lock<std::mutex> lock(mutex);
+  done.wait(lock, [&] { return pending == 0; });
+}
+
+void ThreadPool::parallelForThunk(void *pool, int64_t n,
+                                  ssmc_parallel_body body, void *ctx) {
+  static_cast<ThreadPool *>(pool)->parallelFor(n, body, ctx);
+}
+
+//===----------------------------------------------------------------------===//
+// Session
+//===----------------------------------------------------------------------===//
+
+// State and scratch memory comes from anonymous mappings: zeroed, page
+// aligned, and untouched pages of a large KV cache cost nothing.
+static void *mapZeroed(uint64_t bytes) {
+  if (bytes == 0)
+    return nullptr;
+  void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+static void unmapZeroed(void *p, uint64_t bytes) {
+  if (p)
+    munmap(p, bytes);
+}
+
+/// a * b, false on overflow.
+static bool mulChecked(uint64_t a, uint64_t b, uint64_t &out) {
+  if (a != 0 && b > UINT64_MAX / a)
+    return false;
+  out = a * b;
+  return true;
+}
+
+namespace {
+/// Layout of a saved slot state: this header, then each state's row.
+struct SavedStateHeader {
+  uint32_t magic;
+  uint32_t layoutCrc;
+  int64_t position;
+  uint64_t totalBytes;
+  uint64_t reserved;
+};
+constexpr uint32_t kSavedStateMagic = 0x534d5353; // "SSMS"
+} // namespace
+
+std::unique_ptr<Session> Session::create(std::shared_ptr<Model> model,
+                                         int64_t batchCapacity,
+                                         int64_t maxContext, int numThreads,
+                                         std::string &error) {
+  if (!model) {
+    error = "no model";
+    return nullptr;
+  }
+  if (batchCapacity < 1 || batchCapacity > (1 << 20)) {
+    error = "batch capacity " + std::to_string(batchCapacity) +
+            " is outside [1, 1048576]";
+    return nullptr;
+  }
+  if (maxContext < 1 || maxContext > INT32_MAX) {
+    error = "max context " + std::to_string(maxContext) +
+            " is outside [1, 2147483647]";
+    return nullptr;
+  }
+  if (numThreads <= 0) {
+    unsigned hw = std::thread::hardware_concurrency();
+    numThreads = hw == 0 ? 1 : static_cast<int>(hw);
+  }
+  numThreads = std::min(numThreads, 1024);
+
+  std::unique_ptr<Session> session(new Session());
+  session->ownerModel = model;
+  session->capacity = batchCapacity;
+  session->contextLimit = maxContext;
+  for (const StateSpec &spec : model->manifest().states) {
+    uint64_t tokenElements = 0, rowBytes = 0, bufferBytes = 0;
+    bool ok = mulChecked(spec.perTokenElements,
+                         spec.growsWithContext ? maxContext : 0,
+                         tokenElements) &&
+              tokenElements <= UINT64_MAX - spec.perSequenceElements &&
+              mulChecked(tokenElements + spec.perSequenceElements,
+                         elementTypeBytes(spec.dtype), rowBytes) &&
+              mulChecked(rowBytes, batchCapacity, bufferBytes) &&
+              bufferBytes < (uint64_t(1) << 48);
+    if (!ok) {
+      error = "state '" + spec.name +
+              "' would be too large for this batch capacity and context";
+      return nullptr;
+    }
+    void *buffer = mapZeroed(bufferBytes);
+    if (!buffer) {
+      error = "cannot allocate " + std::to_string(bufferBytes) +
+              " bytes for state '" + spec.name + "'";
+      return nullptr;
+    }
+    session->stateBuffers.push_back(buffer);
+    session->stateRowBytes.push_back(rowBytes);
+    session->stateBufferBytes.push_back(bufferBytes);
+  }
+  session->positions.assign(batchCapacity, 0);
+  session->pool.reset(new ThreadPool(numThreads));
+  session->parallel.parallel_for = &ThreadPool::parallelForThunk;
+  session->parallel.pool = session->pool.get();
+  session->parallel.num_threads = session->pool->size();
+  return session;
+}
+
+Session::~Session() {
+  for (size_t i = 0; i < stateBuffers.size(); ++i)
+    unmapZeroed(stateBuffers[i], stateBufferBytes[i]);
+  unmapZeroed(scratch, scratchBytes);
+}
+
+Status Session::fail(Status status, std::string message) {
+  errorMessage = std::move(message);
+  return status;
+}
+
+Status Session::checkSlots(int32_t n, const int32_t *slots) {
+  if (n < 1)
+    return fail(Status::InvalidArgument,
+                "number of sequences must be at least 1, got " +
+                    std::to_string(n));
+  if (n > capacity)
+    return fail(Status::CapacityExceeded,
+                "batch of " + std::to_string(n) +
+                    " sequences exceeds the session's capacity of " +
+                    std::to_string(capacity));
+  if (!slots)
+    return fail(Status::InvalidArgument, "slots is null");
+  std::vector<bool> used(capacity, false);
+  for (int32_t i = 0; i < n; ++i) {
+    if (slots[i] < 0 || slots[i] >= capacity)
+      return fail(Status::OutOfRange,
+                  "slot " + std::to_string(slots[i]) + " (sequence " +
+                      std::to_string(i) + ") is outside [0, " +
+                      std::to_string(capacity) + ")");
+    if (used[slots[i]])
+      return fail(Status::InvalidArgument,
+                  "slot " + std::to_string(slots[i]) +
+                      " appears twice in one call");
+    used[slots[i]] = true;
+  }
+  return Status::Ok;
+}
+
+bool Session::ensureScratch(uint64_t bytes) {
+  if (bytes <= scratchBytes)
+    return true;
+  void *grown = mapZeroed(bytes);
+  if (!grown)
+    return false;
+  unmapZeroed(scratch, scratchBytes);
+  scratch = grown;
+  scratchBytes = bytes;
+  return true;
+}
+
+Status Session::prefill(int32_t n, const int32_t *slots,
+                        const int32_t *const *tokens, const int32_t *lengths,
+                        float *logits) {
+  Status status = checkSlots(n, slots);
+  if (status != Status::Ok)
+    return status;
+  if (!tokens || !lengths || !logits)
+    return fail(Status::InvalidArgument, "tokens, lengths or logits is null");
+  const int64_t vocab = model().manifest().vocabSize;
+  int64_t seqLen = 0;
+  for (int32_t i = 0; i < n; ++i) {
+    if (lengths[i] < 1)
+      return fail(Status::InvalidArgument,
+                  "sequence " + std::to_string(i) + " has length " +
+                      std::to_string(lengths[i]) + "; at least 1 is needed");
+    if (!tokens[i])
+      return fail(Status::InvalidArgument,
+                  "tokens of sequence " + std::to_string(i) + " is null");
+    int64_t position = positions[slots[i]];
+    if (position + lengths[i] > contextLimit)
+      return fail(Status::CapacityExceeded,
+                  "slot " + std::to_string(slots[i]) + " holds " +
+                      std::to_string(position) + " tokens; " +
+                      std::to_string(lengths[i]) +
+                      " more exceed the max context of " +
+                      std::to_string(contextLimit));
+    for (int32_t t = 0; t < lengths[i]; ++t)
+      if (tokens[i][t] < 0 || tokens[i][t] >= vocab)
+        return fail(Status::OutOfRange,
+                    "token " + std::to_string(tokens[i][t]) + " (sequence " +
+                        std::to_string(i) + ", index " + std::to_string(t) +
+                        ") is outside the vocabulary [0, " +
+                        std::to_string(vocab) + ")");
+    seqLen = std::max<int64_t>(seqLen, lengths[i]);
+  }
+  // Ragged prompts become one zero-padded [n][seqLen] rectangle.
+  tokenRect.assign(static_cast<size_t>(n) * seqLen, 0);
+  for (int32_t i = 0; i < n; ++i)
+    std::memcpy(&tokenRect[static_cast<size_t>(i) * seqLen], tokens[i],
+                sizeof(int32_t) * lengths[i]);
+  lengthBuf.assign(lengths, lengths + n);
+  return run(model().prefillEntry(), "prefill", n, slots, seqLen, lengthBuf.data(),
+             logits);
+}
+
+Status Session::decode(int32_t n, const int32_t *slots, const int32_t *tokens,
+                       float *logits) {
+  Status status = checkSlots(n, slots);
+  if (status != Status::Ok)
+    return status;
+  if (!tokens || !logits)
+    return fail(Status::InvalidArgument, "tokens or logits is null");
+  const int64_t vocab = model().manifest().vocabSize;
+  for (int32_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      return fail(Status::OutOfRange,
+                  "token " + std::to_string(tokens[i]) + " (sequence " +
+                      std::to_string(i) + ") is outside the vocabulary [0, " +
+                      std::to_string(vocab) + ")");
+    if (positions[slots[i]] + 1 > contextLimit)
+      return fail(Status::CapacityExceeded,
+                  "slot " + std::to_string(slots[i]) +
+                      " is full: it holds the max context of " +
+                      std::to_string(contextLimit) + " tokens");
+  }
+  tokenRect.assign(tokens, tokens + n);
+  lengthBuf.assign(n, 1);
+  return run(model().decodeEntry(), "decode", n, slots, 1, lengthBuf.data(), logits);
+}
+
+Status Session::run(ssmc_entry_fn entry, const char *entryName, int32_t n, const int32_t *slots,
+                    int64_t seqLen, const int32_t *lengths, float *logits) {
+  const Manifest &manifest = model().manifest();
+  uint64_t tokenCount = 0, scratchNeeded = 0;
+  if (!mulChecked(static_cast<uint64_t>(n), static_cast<uint64_t>(seqLen),
+                  tokenCount) ||
+      !mulChecked(tokenCount, manifest.scratchPerToken, scratchNeeded) ||
+      scratchNeeded > UINT64_MAX - manifest.scratchFixed)
+    return fail(Status::OutOfMemory, "scratch size overflows");
+  scratchNeeded += manifest.scratchFixed;
+  if (!ensureScratch(scratchNeeded))
+    return fail(Status::OutOfMemory, "cannot allocate " +
+                                         std::to_string(scratchNeeded) +
+                                         " bytes of scratch memory");
+  slotBuf.assign(slots, slots + n);
+  positionBuf.resize(n);
+  for (int32_t i = 0; i < n; ++i)
+    positionBuf[i] = positions[slots[i]];
+
+  ssmc_call call;
+  std::memset(&call, 0, sizeof(call));
+  call.weights = model().artifact().weights();
+  call.states = stateBuffers.data();
+  call.batch_capacity = capacity;
+  call.max_context = contextLimit;
+  call.batch = n;
+  call.seq_len = seqLen;
+  call.tokens = tokenRect.data();
+  call.lengths = lengths;
+  call.positions = positionBuf.data();
+  call.slots = slotBuf.data();
+  call.logits = logits;
+  call.scratch = scratch;
+  call.scratch_bytes = scratchBytes;
+  call.parallel = &parallel;
+  int32_t rc = entry(&call);
+  if (rc != 0)
+    return fail(Status::KernelFailed,
+                std::string(entryName) + " entry point failed with code " + std::to_string(rc) +
+                    "; the states of the slots in this call are undefined "
+                    "until reset or restored");
+  for (int32_t i = 0; i < n; ++i)
+    positions[slots[i]] += lengths[i];
+  errorMessage.clear();
+  return Status::Ok;
+}
+
+static uint32_t layoutChecksum(const std::vector<uint64_t> &rowBytes) {
+  uint32_t crc = 0;
+  for (uint64_t bytes : rowBytes)
+    crc = crc32(&bytes, sizeof(bytes), crc);
+  return crc;
+}
+
+uint64_t Session::stateSize() const {
+  uint64_t total = sizeof(SavedStateHeader);
+  for (uint64_t bytes : stateRowBytes)
+    total += bytes;
+  return total;
+}
+
+int64_t Session::position(int32_t slot) const {
+  if (slot < 0 || slot >= capacity)
+    return -1;
+  return positions[slot];
+}
+
+Status Session::saveState(int32_t slot, void *buffer) {
+  if (slot < 0 || slot >= capacity)
+    return fail(Status::OutOfRange, "slot " + std::to_string(slot) +
+                                        " is outside [0, " +
+                                        std::to_string(capacity) + ")");
+  if (!buffer)
+    return fail(Status::InvalidArgument, "state buffer is null");
+  SavedStateHeader header{};
+  header.magic = kSavedStateMagic;
+  header.layoutCrc = layoutChecksum(stateRowBytes);
+  header.position = positions[slot];
+  header.totalBytes = stateSize();
+  uint8_t *out = static_cast<uint8_t *>(buffer);
+  std::memcpy(out, &header, sizeof(header));
+  out += sizeof(header);
+  for (size_t s = 0; s < stateBuffers.size(); ++s) {
+    std::memcpy(out,
+                static_cast<const uint8_t *>(stateBuffers[s]) +
+                    stateRowBytes[s] * slot,
+                stateRowBytes[s]);
+    out += stateRowBytes[s];
+  }
+  return Status::Ok;
+}
+
+Status Session::restoreState(int32_t slot, const void *buffer) {
+  if (slot < 0 || slot >= capacity)
+    return fail(Status::OutOfRange, "slot " + std::to_string(slot) +
+                                        " is outside [0, " +
+                                        std::to_string(capacity) + ")");
+  if (!buffer)
+    return fail(Status::InvalidArgument, "state buffer is null");
+  SavedStateHeader header;
+  std::memcpy(&header, buffer, sizeof(header));
+  if (header.magic != kSavedStateMagic || header.totalBytes != stateSize() ||
+      header.layoutCrc != layoutChecksum(stateRowBytes))
+    return fail(Status::InvalidArgument,
+                "buffer does not hold a state saved from a session with this "
+                "model, batch layout and max context");
+  if (header.position < 0 || header.position > contextLimit)
+    return fail(Status::InvalidArgument,
+                "saved position " + std::to_string(header.position) +
+                    " is outside [0, " + std::to_string(contextLimit) + "]");
+  const uint8_t *in = static_cast<const uint8_t *>(buffer) + sizeof(header);
+  for (size_t s = 0; s < stateBuffers.size(); ++s) {
+    std::memcpy(static_cast<uint8_t *>(stateBuffers[s]) +
+                    stateRowBytes[s] * slot,
+                in, stateRowBytes[s]);
+    in += stateRowBytes[s];
+  }
+  positions[slot] = header.position;
+  return Status::Ok;
+}
+
+Status Session::resetState(int32_t slot) {
+  if (slot < 0 || slot >= capacity)
+    return fail(Status::OutOfRange, "slot " + std::to_string(slot) +
+                                        " is outside [0, " +
+                                        std::to_string(capacity) + ")");
+  for (size_t s = 0; s < stateBuffers.size(); ++s)
+    std::memset(static_cast<uint8_t *>(stateBuffers[s]) +
+                    stateRowBytes[s] * slot,
+                0, stateRowBytes[s]);
+  positions[slot] = 0;
+  return Status::Ok;
+}
+
+} // namespace rt
+} // namespace ssmc

@@ -1,0 +1,93 @@
+/*===- ssmc/abi.h - Contract between generated code and the runtime -------===*
+ *
+ * The code section of an .ssmx artifact is a shared object (ELF) produced by
+ * the ssmc compiler. The runtime dlopen()s it and calls its entry points with
+ * the structures below. This header is the whole contract; it is C so that
+ * any code generator (MLIR's LLVM dialect, hand-written C for tests) can meet
+ * it.
+ *
+ * Exports required from the shared object:
+ *   const uint32_t ssmc_abi_version;      equal to SSMC_ABI_VERSION
+ *   int32_t <prefill>(const ssmc_call *); named by manifest entry_points.prefill
+ *   int32_t <decode>(const ssmc_call *);  named by manifest entry_points.decode
+ *
+ * Semantics of one call (prefill and decode share it; decode has seq_len 1):
+ *   For every i in [0, batch): sequence i owns state row slots[i] of every
+ *   state buffer. It has already processed positions[i] tokens (0 after a
+ *   reset). The call consumes tokens[i*seq_len + 0 .. lengths[i]-1], updates
+ *   the state row so it reflects positions[i] + lengths[i] tokens, and writes
+ *   the logits after the last valid token to logits[i*vocab .. +vocab).
+ *   Tokens past lengths[i] are padding (value 0) and must not affect state.
+ *   1 <= lengths[i] <= seq_len, positions[i] + lengths[i] <= max_context,
+ *   slots are distinct and < batch_capacity; the runtime guarantees all this
+ *   before calling, so generated code need not re-check.
+ *
+ * State layout: state buffer s (manifest order) holds batch_capacity rows.
+ *   Row bytes = element_size(s.dtype) * (s.per_sequence_elements +
+ *   (s.grows_with_context ? s.per_token_elements * max_context : 0)).
+ *   Rows are contiguous; row r starts at states[s] + r * row_bytes. A growing
+ *   state (KV cache) stores the entry of token t at per_sequence_elements +
+ *   t * per_token_elements within its row. Buffers are 64-byte aligned and
+ *   zero after a reset.
+ *
+ * Scratch: at least scratch_fixed + scratch_per_token * batch * seq_len bytes
+ *   (manifest "scratch"), 64-byte aligned, contents undefined on entry.
+ *
+ * Threads: generated code may split work with parallel->parallel_for; the
+ *   runtime runs body(ctx, begin, end) over disjoint ranges covering [0, n)
+ *   and returns when all are done. Nested parallel_for calls run serially.
+ *
+ * Return value: 0 on success; any other value is reported to the user as a
+ *   kernel failure with that code. Entry points must not call exit/abort.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef SSMC_ABI_H
+#define SSMC_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on any incompatible change of the structures or semantics below. */
+#define SSMC_ABI_VERSION 1u
+
+/* The symbol generated code exports to state the ABI it was built for. */
+#define SSMC_ABI_VERSION_SYMBOL "ssmc_abi_version"
+
+typedef void (*ssmc_parallel_body)(void *ctx, int64_t begin, int64_t end);
+
+typedef struct ssmc_parallel {
+  /* Runs body over [0, n) split into at most num_threads ranges. */
+  void (*parallel_for)(void *pool, int64_t n, ssmc_parallel_body body,
+                       void *ctx);
+  void *pool;
+  int32_t num_threads;
+} ssmc_parallel;
+
+typedef struct ssmc_call {
+  const uint8_t *weights;   /* base of the weight section (64-byte aligned) */
+  void *const *states;      /* one buffer per manifest state, see layout */
+  int64_t batch_capacity;   /* rows in every state buffer */
+  int64_t max_context;      /* capacity in tokens of growing states */
+  int64_t batch;            /* sequences in this call */
+  int64_t seq_len;          /* tokens per sequence in this call (padded) */
+  const int32_t *tokens;    /* [batch][seq_len] */
+  const int32_t *lengths;   /* [batch] valid tokens per sequence */
+  const int64_t *positions; /* [batch] tokens already processed */
+  const int32_t *slots;     /* [batch] state row of each sequence */
+  float *logits;            /* [batch][vocab] */
+  void *scratch;
+  uint64_t scratch_bytes;
+  const ssmc_parallel *parallel;
+} ssmc_call;
+
+typedef int32_t (*ssmc_entry_fn)(const ssmc_call *call);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* SSMC_ABI_H */
