@@ -41,8 +41,8 @@ int ssmc::driver::runInspect(int argc, char **argv) {
       return 1;
     }
     if (!input.empty()) {
-      llvm::errs() << prog << ": error: expected one checkpoint, got '" << input << "' and '"
-                   << arg << "'\n";
+      llvm::errs() << prog << ": error: expected one checkpoint, got '" << input << "' and '" << arg
+                   << "'\n";
       return 1;
     }
     input = arg;
@@ -70,8 +70,9 @@ int ssmc::driver::runInspect(int argc, char **argv) {
     bytes += t.nbytes;
   }
   size_t numFiles = (*ck)->files().size();
-  llvm::outs() << "total: " << (*ck)->tensors().size() << " tensors, " << elements
-               << " elements, " << bytes << " bytes in " << numFiles
+  size_t numTensors = (*ck)->tensors().size();
+  llvm::outs() << "total: " << numTensors << (numTensors == 1 ? " tensor, " : " tensors, ")
+               << elements << " elements, " << bytes << " bytes in " << numFiles
                << (numFiles == 1 ? " file" : " files") << " ("
                << ((*ck)->format() == Format::Safetensors ? "safetensors" : "torch zip") << ")\n";
   return 0;

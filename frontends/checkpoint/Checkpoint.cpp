@@ -89,7 +89,7 @@ readWeightMap(StringRef indexPath) {
   ErrorOr<std::unique_ptr<MemoryBuffer>> buf = MemoryBuffer::getFile(indexPath, /*IsText=*/true);
   if (!buf)
     return makeError(indexPath + ": cannot open: " + buf.getError().message());
-  Expected<json::Value> parsed = json::parse((*buf)->getBuffer());
+  Expected<json::Value> parsed = parseJsonBounded((*buf)->getBuffer());
   if (!parsed)
     return makeError(indexPath + ": malformed JSON: " + toString(parsed.takeError()));
   const json::Object *root = parsed->getAsObject();
@@ -149,8 +149,8 @@ Expected<std::unique_ptr<Checkpoint>> CheckpointBuilder::openIndex(StringRef ind
       const std::string &name = ck->infos[i].name;
       auto [it, inserted] = foundIn.try_emplace(name, file);
       if (!inserted)
-        return makeError(indexPath + ": duplicate tensor '" + name + "' in shards '" +
-                         it->second + "' and '" + file + "'");
+        return makeError(indexPath + ": duplicate tensor '" + name + "' in shards '" + it->second +
+                         "' and '" + file + "'");
     }
   }
   for (const auto &kv : foundIn) {
@@ -164,8 +164,8 @@ Expected<std::unique_ptr<Checkpoint>> CheckpointBuilder::openIndex(StringRef ind
   }
   for (const auto &[tensor, file] : *weightMap)
     if (!foundIn.count(tensor))
-      return makeError(indexPath + ": tensor '" + tensor + "' listed in the weight_map is not in "
-                       "shard '" + file + "'");
+      return makeError(indexPath + ": tensor '" + tensor +
+                       "' listed in the weight_map is not in shard '" + file + "'");
   ck->fmt = fmt.value_or(Format::Safetensors);
   finish(*ck);
   return ck;

@@ -1,0 +1,247 @@
+//===- DType.cpp - Element types and float conversions --------------------===//
+
+#include "frontends/checkpoint/CheckpointInternal.h"
+
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <cstring>
+
+using namespace llvm;
+
+namespace ssmc::ckpt {
+
+unsigned dtypeSize(DType t) {
+  switch (t) {
+  case DType::F64:
+  case DType::I64:
+    return 8;
+  case DType::F32:
+  case DType::I32:
+    return 4;
+  case DType::F16:
+  case DType::BF16:
+  case DType::I16:
+    return 2;
+  case DType::I8:
+  case DType::U8:
+  case DType::Bool:
+    return 1;
+  }
+  return 1;
+}
+
+StringRef dtypeName(DType t) {
+  switch (t) {
+  case DType::F32:
+    return "F32";
+  case DType::F16:
+    return "F16";
+  case DType::BF16:
+    return "BF16";
+  case DType::F64:
+    return "F64";
+  case DType::I64:
+    return "I64";
+  case DType::I32:
+    return "I32";
+  case DType::I16:
+    return "I16";
+  case DType::I8:
+    return "I8";
+  case DType::U8:
+    return "U8";
+  case DType::Bool:
+    return "BOOL";
+  }
+  return "?";
+}
+
+Expected<DType> parseDType(StringRef s) {
+  std::optional<DType> t = StringSwitch<std::optional<DType>>(s)
+                               .Case("F32", DType::F32)
+                               .Case("F16", DType::F16)
+                               .Case("BF16", DType::BF16)
+                               .Case("F64", DType::F64)
+                               .Case("I64", DType::I64)
+                               .Case("I32", DType::I32)
+                               .Case("I16", DType::I16)
+                               .Case("I8", DType::I8)
+                               .Case("U8", DType::U8)
+                               .Case("BOOL", DType::Bool)
+                               .Default(std::nullopt);
+  if (!t)
+    return makeError("unknown dtype '" + s + "'");
+  return *t;
+}
+
+StringRef torchStorageName(DType t) {
+  switch (t) {
+  case DType::F32:
+    return "FloatStorage";
+  case DType::F16:
+    return "HalfStorage";
+  case DType::BF16:
+    return "BFloat16Storage";
+  case DType::F64:
+    return "DoubleStorage";
+  case DType::I64:
+    return "LongStorage";
+  case DType::I32:
+    return "IntStorage";
+  case DType::I16:
+    return "ShortStorage";
+  case DType::I8:
+    return "CharStorage";
+  case DType::U8:
+    return "ByteStorage";
+  case DType::Bool:
+    return "BoolStorage";
+  }
+  return "FloatStorage";
+}
+
+Error makeError(const Twine &msg) { return createStringError(msg); }
+
+std::optional<int64_t> checkedNumElements(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || MulOverflow(n, d, n))
+      return std::nullopt;
+  }
+  return n;
+}
+
+std::optional<uint64_t> checkedByteSize(ArrayRef<int64_t> shape, DType dtype) {
+  std::optional<int64_t> n = checkedNumElements(shape);
+  int64_t bytes;
+  if (!n || MulOverflow(*n, static_cast<int64_t>(dtypeSize(dtype)), bytes))
+    return std::nullopt;
+  return static_cast<uint64_t>(bytes);
+}
+
+std::string formatShape(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i)
+      s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+Expected<json::Value> parseJsonBounded(StringRef text, unsigned maxDepth) {
+  unsigned depth = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i; // skip the escaped character
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > maxDepth)
+        return makeError("JSON nests deeper than " + Twine(maxDepth) + " levels (at byte " +
+                         Twine(i) + ")");
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return json::parse(text);
+}
+
+int64_t TensorInfo::numElements() const {
+  // Shapes are validated when a checkpoint is opened; a hand-built info with a
+  // bad shape counts as empty rather than overflowing.
+  return checkedNumElements(shape).value_or(0);
+}
+
+uint64_t TensorSpec::nbytes() const { return checkedByteSize(shape, dtype).value_or(0); }
+
+//===----------------------------------------------------------------------===//
+// Float conversions
+//===----------------------------------------------------------------------===//
+
+static uint32_t floatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  return u;
+}
+
+static float bitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof(f));
+  return f;
+}
+
+uint16_t floatToBF16(float f) {
+  uint32_t u = floatBits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) {
+    // NaN: keep sign and the top payload bits, and force the quiet bit so that
+    // truncating the payload cannot turn it into an infinity.
+    return static_cast<uint16_t>((u >> 16) | 0x0040u);
+  }
+  // Round to nearest even on the 16 dropped bits. Overflow carries into the
+  // exponent and yields infinity, which is the correctly rounded result.
+  uint32_t lsb = (u >> 16) & 1u;
+  return static_cast<uint16_t>((u + 0x7fffu + lsb) >> 16);
+}
+
+float bf16ToFloat(uint16_t h) { return bitsFloat(static_cast<uint32_t>(h) << 16); }
+
+/// Shifts `m` right by `s` (1..31) bits, rounding to nearest even.
+static uint32_t shiftRightRoundEven(uint32_t m, unsigned s) {
+  uint32_t q = m >> s;
+  uint32_t rem = m & ((1u << s) - 1u);
+  uint32_t half = 1u << (s - 1);
+  if (rem > half || (rem == half && (q & 1u)))
+    ++q;
+  return q;
+}
+
+uint16_t floatToF16(float f) {
+  uint32_t u = floatBits(f);
+  uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) // NaN: quiet, keep the top payload bits.
+    return sign | 0x7e00u | static_cast<uint16_t>((a >> 13) & 0x3ffu);
+  if (a == 0x7f800000u)
+    return sign | 0x7c00u;
+  int exp = static_cast<int>(a >> 23) - 127; // unbiased; float subnormals give -127
+  if (exp > 15)
+    return sign | 0x7c00u;
+  if (exp >= -14) {
+    // Normal half: rebias the exponent, round the 23-bit fraction to 10 bits.
+    // A carry out of the fraction correctly bumps the exponent (up to inf).
+    uint32_t biased = (static_cast<uint32_t>(exp + 15) << 23) | (a & 0x7fffffu);
+    uint32_t h = shiftRightRoundEven(biased, 13);
+    return sign | static_cast<uint16_t>(h > 0x7c00u ? 0x7c00u : h);
+  }
+  // Subnormal half (unit 2^-24): value = m * 2^(exp-23) = m * 2^(exp+1) units,
+  // with m the 24-bit significand.
+  unsigned shift = static_cast<unsigned>(-exp - 1); // >= 14
+  if (shift > 24)
+    return sign; // below half the smallest subnormal
+  uint32_t m = (a & 0x7fffffu) | 0x800000u;
+  return sign | static_cast<uint16_t>(shiftRightRoundEven(m, shift));
+}
+
+float f16ToFloat(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t frac = h & 0x3ffu;
+  if (exp == 0x1f)
+    return bitsFloat(sign | 0x7f800000u | (frac << 13));
+  if (exp != 0)
+    return bitsFloat(sign | ((exp - 15 + 127) << 23) | (frac << 13));
+  if (frac == 0)
+    return bitsFloat(sign);
+  // Subnormal: frac * 2^-24, exact in float.
+  float v = static_cast<float>(frac) * 0x1p-24f;
+  return sign ? -v : v;
+}
+
+} // namespace ssmc::ckpt
