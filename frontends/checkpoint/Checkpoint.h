@@ -20,6 +20,7 @@
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cstdint>
@@ -122,6 +123,12 @@ llvm::Error writeShardedSafetensors(llvm::StringRef dir, llvm::ArrayRef<TensorSp
 /// (e.g. {"lm_head.weight", "backbone.embedding.weight"}).
 llvm::Error writeTorchZip(llvm::StringRef path, llvm::ArrayRef<TensorSpec> tensors, FillFn fill,
                           llvm::ArrayRef<std::pair<std::string, std::string>> aliases = {});
+
+/// llvm::json::parse, refusing text nested deeper than `maxDepth` first: the
+/// parser recurses once per level, so hostile nesting would overflow the
+/// stack. Every JSON file ssmc reads (safetensors headers, shard indexes,
+/// config.json) goes through it.
+llvm::Expected<llvm::json::Value> parseJsonBounded(llvm::StringRef text, unsigned maxDepth = 64);
 
 /// Float conversions shared by readers and writers.
 uint16_t floatToBF16(float f); ///< round to nearest even

@@ -29,9 +29,6 @@ std::optional<uint64_t> checkedByteSize(llvm::ArrayRef<int64_t> shape, DType dty
 /// "[2, 3]".
 std::string formatShape(llvm::ArrayRef<int64_t> shape);
 
-/// llvm::json::parse, refusing text nested deeper than `maxDepth` first: the
-/// parser recurses once per level, so hostile nesting would overflow the stack.
-llvm::Expected<llvm::json::Value> parseJsonBounded(llvm::StringRef text, unsigned maxDepth = 64);
 
 /// Memory-maps `path` read-only; the error names the file.
 llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> mapFile(llvm::StringRef path);

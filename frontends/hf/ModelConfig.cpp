@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontends/hf/ModelConfig.h"
+#include "frontends/checkpoint/Checkpoint.h"
 #include "frontends/hf/ModelConfigJSON.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -727,7 +728,7 @@ void parseMambaInLlama(FieldReader &r, const Section &top, ModelConfig &c) {
 }
 
 Expected<json::Value> parseJSONText(StringRef text, StringRef name) {
-  Expected<json::Value> v = json::parse(text);
+  Expected<json::Value> v = ssmc::ckpt::parseJsonBounded(text);
   if (!v)
     return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s: malformed JSON %s",
                                    name.str().c_str(), llvm::toString(v.takeError()).c_str());

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "frontends/checkpoint/Checkpoint.h"
 #include "test/reference/Reference.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -157,7 +158,7 @@ private:
 };
 
 Expected<json::Value> parseJson(StringRef text, StringRef where) {
-  Expected<json::Value> v = json::parse(text);
+  Expected<json::Value> v = ssmc::ckpt::parseJsonBounded(text);
   if (!v)
     return fail(where, "malformed JSON: " + llvm::toString(v.takeError()));
   if (!v->getAsObject())
