@@ -1,9 +1,12 @@
-//===- ConvertSSMToLinalg.cpp - Stateless ssm blocks to linalg ------------===//
+//===- ConvertSSMToLinalg.cpp - ssm building blocks to linalg -------------===//
 //
 // Lowers the building blocks whose semantics are pure tensor functions to
 // linalg on tensors. Reductions accumulate in float32; each op rounds to its
 // result type exactly where its description says it does (twice for an
-// `hf` RMSNorm, once everywhere else).
+// `hf` RMSNorm, once everywhere else). The stateful blocks and the state
+// types are lowered in the same conversion (StatefulLowerings.cpp) so that
+// function signatures change once, together with every op producing or
+// consuming a state.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +16,11 @@
 #include "dialects/ssm/SSMOps.h"
 #include "dialects/ssm/SSMTypes.h"
 #include "passes/LinalgBuilders.h"
+#include "passes/StatefulLowerings.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include "mlir/Transforms/DialectConversion.h"
 
@@ -28,13 +36,6 @@ using namespace ssmc;
 using namespace ssmc::ssm;
 
 namespace {
-
-/// `v` as `type`, through tensor.cast when only the static-ness of dims differs.
-Value castToType(OpBuilder &b, Location loc, Value v, Type type) {
-  if (v.getType() == type)
-    return v;
-  return tensor::CastOp::create(b, loc, type, v);
-}
 
 /// Maps the iteration dims `[first, first + count)` of a rank-`rank` space.
 AffineMap dimRange(MLIRContext *ctx, int64_t rank, int64_t first, int64_t count) {
@@ -250,21 +251,36 @@ struct EmbedLowering : OpConversionPattern<EmbedOp> {
 struct ConvertSSMToLinalgPass : ssmc::impl::ConvertSSMToLinalgBase<ConvertSSMToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    SSMStateTypeConverter typeConverter;
     ConversionTarget target(*ctx);
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect, arith::ArithDialect,
-                           math::MathDialect, SSMDialect>();
+                           math::MathDialect, scf::SCFDialect, SSMDialect>();
     auto tensorWeight = [](Value w) { return !isa<RankedTensorType>(w.getType()); };
     target.addDynamicallyLegalOp<LinearOp>(
         [&](LinearOp op) { return tensorWeight(op.getWeight()); });
     target.addDynamicallyLegalOp<LMHeadOp>(
         [&](LMHeadOp op) { return tensorWeight(op.getWeight()); });
     target.addDynamicallyLegalOp<EmbedOp>([&](EmbedOp op) { return tensorWeight(op.getTable()); });
-    target.addIllegalOp<RMSNormOp, GatedRMSNormOp, AddOp>();
+    target.addIllegalOp<RMSNormOp, GatedRMSNormOp, AddOp, CausalConv1dOp, CausalConv1dStepOp,
+                        SelectiveScanOp, ChunkedScanOp, StateUpdateOp>();
+    // Function boundaries carry states as batch tensors. Ops still using
+    // state types (ssm.attention and its kv_cache until it is lowered) get
+    // unrealized_conversion_casts at their operands and results.
+    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
+      return typeConverter.isSignatureLegal(op.getFunctionType()) &&
+             typeConverter.isLegal(&op.getBody());
+    });
+    target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
+        [&](Operation *op) { return typeConverter.isLegal(op); });
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(ctx);
     patterns.add<LinearLowering, LMHeadLowering, RMSNormLowering, GatedRMSNormLowering, AddLowering,
                  EmbedLowering>(ctx);
+    populateSSMStatefulLoweringPatterns(typeConverter, patterns);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns, typeConverter);
+    populateReturnOpTypeConversionPattern(patterns, typeConverter);
+    populateCallOpTypeConversionPattern(patterns, typeConverter);
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))
       signalPassFailure();
   }

@@ -41,6 +41,12 @@ Value buildSilu(OpBuilder &b, Location loc, Value v) {
   return arith::DivFOp::create(b, loc, v, arith::AddFOp::create(b, loc, one, negExp));
 }
 
+Value castToType(OpBuilder &b, Location loc, Value v, Type type) {
+  if (v.getType() == type)
+    return v;
+  return tensor::CastOp::create(b, loc, type, v);
+}
+
 Value emptyLike(OpBuilder &b, Location loc, Value like, Type elementType) {
   return tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, like), elementType);
 }

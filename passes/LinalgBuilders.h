@@ -27,6 +27,9 @@ mlir::Value buildSilu(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v);
 /// A float constant of type `type`.
 mlir::Value floatConstant(mlir::OpBuilder &b, mlir::Location loc, mlir::Type type, double value);
 
+/// `v` as `type`, through tensor.cast when only the static-ness of dims differs.
+mlir::Value castToType(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v, mlir::Type type);
+
 /// `tensor.empty` with the sizes of `like` (dynamic ones read by tensor.dim)
 /// and element type `elementType`.
 mlir::Value emptyLike(mlir::OpBuilder &b, mlir::Location loc, mlir::Value like,

@@ -25,17 +25,32 @@ def SSMDecomposeModel : Pass<"ssm-decompose-model"> {
 }
 
 def ConvertSSMToLinalg : Pass<"convert-ssm-to-linalg"> {
-  let summary = "Lower stateless ssm building blocks to linalg on tensors";
+  let summary = "Lower ssm building blocks and state types to linalg/scf on tensors";
   let description = [{
     Lowers `ssm.linear` (non-quantized weights), `ssm.rms_norm` (both rounding
     orders), `ssm.gated_rms_norm`, `ssm.add`, `ssm.embed` and `ssm.lm_head` to
     `linalg.generic` / `tensor` / `arith` / `math` on tensors with float32
     accumulation and one rounding to the result type where the op documents
-    it. Ops with state operands and quantized weights are left for later
-    passes.
+    it.
+
+    The state types become batch tensors (`!ssm.conv_state<C x W x T>` ->
+    `tensor<? x C x W x T>`, likewise `!ssm.ssm_state` and `!ssm.kv_cache`),
+    in `func.func` signatures, `func.return` and `func.call` too, and the
+    stateful blocks are lowered: `ssm.causal_conv1d` (state and sequence
+    concatenated into one history tensor, a windowed reduction, the new state
+    gathered at `lengths`), `ssm.causal_conv1d_step` (shift, append,
+    reduce), `ssm.selective_scan` and `ssm.state_update` (an `scf.for` over
+    time carrying the float32 state; padding tokens leave it unchanged).
+    `ssm.chunked_scan` currently takes the same recurrent lowering and ignores
+    `chunk`; the tiled SSD algorithm (spec 1.6) is future work.
+
+    Quantized weights and `ssm.attention` are left for later passes; the
+    latter reads and writes its `kv_cache` through
+    `builtin.unrealized_conversion_cast`.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
-                           "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+                           "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::func::FuncDialect"];
 }
 
 #endif // SSMC_PASSES_PASSES_TD
