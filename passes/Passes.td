@@ -53,4 +53,26 @@ def ConvertSSMToLinalg : Pass<"convert-ssm-to-linalg"> {
                            "::mlir::scf::SCFDialect", "::mlir::func::FuncDialect"];
 }
 
+def SSMBindWeights : Pass<"ssm-bind-weights", "::mlir::ModuleOp"> {
+  let summary = "Lay out the weight section and read ssm.weight from it";
+  let description = [{
+    Assigns every distinct `ssm.weight` name an offset in one weight section
+    (first use order, each weight aligned to `alignment` bytes, stored in the
+    weight's IR element type) and records the layout on the module as
+    `ssm.weight_layout` (name, offset, bytes, type per weight) and
+    `ssm.weight_section_bytes`: the compiler driver writes the artifact's
+    weight section by this table, so IR and data cannot disagree. Each
+    function that reads weights gets a leading `memref<?xi8>` argument (the
+    base of the section, named `weights`), and each `ssm.weight` becomes a
+    `memref.view` of it at its offset wrapped in a restrict
+    `bufferization.to_tensor`: weights stay external, never copied or inlined.
+    Quantized weights are rejected until their layout exists.
+  }];
+  let options = [Option<"alignment", "alignment", "int64_t", "64",
+                        "byte alignment of each weight in the section">];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // SSMC_PASSES_PASSES_TD

@@ -12,6 +12,7 @@
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -58,7 +59,8 @@ void ssmc::registerSSMCPasses() {
   mlir::registerInlinerPass();
   ssmc::passes::registerSSMCPasses();
   // Upstream lowering of linalg on tensors to LLVM.
-  mlir::bufferization::registerOneShotBufferizePass();
+  mlir::bufferization::registerBufferizationPasses();
+  mlir::registerUBToLLVMConversionPass();
   mlir::registerConvertLinalgToLoopsPass();
   mlir::registerLowerAffinePass();
   mlir::registerSCFToControlFlowPass();
