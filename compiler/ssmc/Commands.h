@@ -14,6 +14,8 @@ namespace ssmc::driver {
 int runImport(int argc, char **argv);    ///< ssmc import <dir> [-o out.mlir]
 int runInspect(int argc, char **argv);   ///< ssmc inspect <dir|file>: tensors, dtypes, shapes
 int runMakeModel(int argc, char **argv); ///< ssmc make-model --preset P | --family F ... -o dir
+int runCompile(int argc, char **argv);   ///< ssmc compile <dir> --target T -o model.ssmx
+int runRun(int argc, char **argv);       ///< ssmc run model.ssmx --prompt-ids ...
 
 } // namespace ssmc::driver
 

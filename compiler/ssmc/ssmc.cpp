@@ -25,6 +25,8 @@ struct Command {
 const Command kCommands[] = {
     {"import", runImport, "print the ssm-dialect IR of a Hugging Face checkpoint directory"},
     {"inspect", runInspect, "list the tensors of a checkpoint directory or weight file"},
+    {"compile", runCompile, "compile a checkpoint directory into a deployable artifact (.ssmx)"},
+    {"run", runRun, "generate tokens with a compiled artifact"},
     {"make-model", runMakeModel,
      "write a checkpoint directory of any family with seeded random weights"},
 };

@@ -1,0 +1,235 @@
+//===- CompileCommand.cpp - ssmc compile ----------------------------------===//
+//
+// `ssmc compile <checkpoint-dir> --target host|aarch64 [--dotprod]
+//  [--emit=mlir|llvm|asm|obj|artifact] [--print-ir-after-all]
+//  [--print-ir-after=<pass>] -o <out>`: imports, lowers and emits a model.
+// The artifact holds the shared object (model code + generated launch code),
+// the weight section laid out as `ssm-bind-weights` decided, and the manifest.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/ssmc-opt/Registration.h"
+#include "compiler/ssmc/Commands.h"
+#include "dialects/ssm/SSMOps.h"
+#include "frontends/checkpoint/Checkpoint.h"
+#include "frontends/hf/HFImporter.h"
+#include "runtime/Artifact.h"
+#include "targets/cpu/CPUTarget.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+
+using namespace mlir;
+
+namespace {
+const char *kUsage =
+    "USAGE: ssmc compile <checkpoint-dir> [--target host|aarch64] [--dotprod] -o <out>\n"
+    "         [--emit=mlir|llvm|asm|obj|artifact] [--print-ir-after-all]\n"
+    "         [--print-ir-after=<pass>]\n"
+    "  Compiles a checkpoint into a deployable artifact (default, .ssmx) or emits\n"
+    "  an intermediate stage: the lowered MLIR, LLVM IR, assembly or an object file.\n"
+    "  --target host     x86-64 of this machine (AVX2/FMA when present)\n"
+    "  --target aarch64  AArch64 with NEON (--dotprod adds +dotprod)\n";
+
+int fail(const llvm::Twine &message) {
+  llvm::errs() << "ssmc compile: error: " << message << "\n";
+  return 1;
+}
+
+/// The per-sequence state arguments of the imported @forward, in order.
+llvm::Expected<std::vector<ssmc::cpu::StateArg>> collectStates(ModuleOp module) {
+  std::vector<ssmc::cpu::StateArg> states;
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward)
+    return llvm::createStringError("imported module has no @forward");
+  for (unsigned i = 0; i < forward.getNumArguments(); ++i) {
+    Type t = forward.getArgument(i).getType();
+    auto name = forward.getArgAttrOfType<StringAttr>(i, "ssm.name");
+    std::string argName = name ? name.str() : "arg" + std::to_string(i);
+    if (isa<ssmc::ssm::KVCacheType>(t))
+      return llvm::createStringError(
+          "'" + argName +
+          "': attention layers (KV caches) are not compiled for CPU targets yet; "
+          "Llamba and Mamba-2 models are");
+    ArrayRef<int64_t> shape;
+    Type element;
+    if (auto c = dyn_cast<ssmc::ssm::ConvStateType>(t)) {
+      shape = c.getShape();
+      element = c.getElementType();
+    } else if (auto s = dyn_cast<ssmc::ssm::SSMStateType>(t)) {
+      shape = s.getShape();
+      element = s.getElementType();
+    } else {
+      continue;
+    }
+    if (!element.isF32())
+      return llvm::createStringError("'" + argName + "': only f32 state is supported");
+    states.push_back({argName, std::vector<int64_t>(shape.begin(), shape.end()), 4, "f32"});
+  }
+  return states;
+}
+
+std::string dtypeOf(Type t) {
+  if (t.isF32())
+    return "f32";
+  if (t.isBF16())
+    return "bf16";
+  if (t.isF16())
+    return "f16";
+  return "unknown";
+}
+} // namespace
+
+int ssmc::driver::runCompile(int argc, char **argv) {
+  std::string dir, output, targetName = "host", emit = "artifact";
+  bool dotprod = false;
+  ssmc::cpu::CompileOptions options;
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      llvm::outs() << kUsage;
+      return 0;
+    }
+    if (arg == "-o" || arg == "--target") {
+      if (i + 1 >= argc)
+        return fail(arg + " needs a value");
+      (arg == "-o" ? output : targetName) = argv[++i];
+    } else if (arg.consume_front("--target=")) {
+      targetName = arg.str();
+    } else if (arg.consume_front("--emit=")) {
+      emit = arg.str();
+    } else if (arg == "--dotprod") {
+      dotprod = true;
+    } else if (arg == "--print-ir-after-all") {
+      options.printIRAfterAll = true;
+    } else if (arg.consume_front("--print-ir-after=")) {
+      options.printIRAfter = arg.str();
+    } else if (arg.starts_with("-")) {
+      return fail("unknown option '" + arg + "' (see ssmc compile --help)");
+    } else if (dir.empty()) {
+      dir = arg.str();
+    } else {
+      return fail("more than one checkpoint directory given");
+    }
+  }
+  if (dir.empty())
+    return fail("no checkpoint directory given\n" + llvm::Twine(kUsage));
+  if (output.empty())
+    return fail("no output given (-o)");
+  if (emit != "mlir" && emit != "llvm" && emit != "asm" && emit != "obj" && emit != "artifact")
+    return fail("unknown --emit=" + emit + " (expected mlir, llvm, asm, obj or artifact)");
+  auto target = ssmc::cpu::getCPUTarget(targetName, dotprod);
+  if (!target)
+    return fail(llvm::toString(target.takeError()));
+
+  DialectRegistry registry;
+  ssmc::registerSSMCDialects(registry);
+  ssmc::registerSSMCPasses();
+  MLIRContext context(registry);
+  auto module = ssmc::hf::importCheckpoint(context, dir);
+  if (!module)
+    return fail(llvm::toString(module.takeError()));
+  auto states = collectStates(**module);
+  if (!states)
+    return fail(dir + ": " + llvm::toString(states.takeError()));
+  auto modelAttrs = (*module)->getOperation()->getAttrOfType<DictionaryAttr>("ssm.model");
+  int64_t vocab = cast<IntegerAttr>(modelAttrs.get("vocab")).getInt();
+  std::string family = cast<StringAttr>(modelAttrs.get("family")).str();
+  std::string dtype = dtypeOf(cast<TypeAttr>(modelAttrs.get("dtype")).getValue());
+
+  if (llvm::Error e = ssmc::cpu::lowerToLLVMDialect(**module, options))
+    return fail(llvm::toString(std::move(e)));
+
+  std::error_code ec;
+  auto writeOut = [&](llvm::StringRef bytes, bool text) -> int {
+    llvm::ToolOutputFile out(output, ec, text ? llvm::sys::fs::OF_Text : llvm::sys::fs::OF_None);
+    if (ec)
+      return fail("cannot write '" + output + "': " + ec.message());
+    out.os() << bytes;
+    out.keep();
+    return 0;
+  };
+  if (emit == "mlir") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    (*module)->print(os);
+    return writeOut(text, true);
+  }
+  if (emit == "llvm") {
+    auto ir = ssmc::cpu::emitLLVMIR(**module, *target);
+    if (!ir)
+      return fail(llvm::toString(ir.takeError()));
+    return writeOut(*ir, true);
+  }
+  auto code = ssmc::cpu::emitMachineCode(**module, *target, emit == "asm");
+  if (!code)
+    return fail(llvm::toString(code.takeError()));
+  if (emit == "asm" || emit == "obj")
+    return writeOut(llvm::StringRef(code->data(), code->size()), emit == "asm");
+
+  std::string launch = ssmc::cpu::generateLaunchCode(*states, vocab, /*takesPositions=*/false);
+  auto shared = ssmc::cpu::linkSharedObject(*target, *code, launch);
+  if (!shared)
+    return fail(llvm::toString(shared.takeError()));
+
+  ssmc::rt::ArtifactWriter writer;
+  ssmc::rt::Manifest &m = writer.manifest();
+  m.ssmcVersion = SSMC_VERSION;
+  m.family = family;
+  m.target = target->artifactTarget;
+  m.cpuFeatures = target->cpuFeatures;
+  m.dtype = dtype;
+  m.vocabSize = vocab;
+  m.abiVersion = 1;
+  m.prefillEntry = "ssmc_prefill";
+  m.decodeEntry = "ssmc_decode";
+  for (const ssmc::cpu::StateArg &s : *states) {
+    ssmc::rt::StateSpec spec;
+    spec.name = s.name;
+    spec.dtype = s.dtype;
+    spec.perSequenceElements = 1;
+    for (int64_t d : s.shape)
+      spec.perSequenceElements *= d;
+    m.states.push_back(spec);
+  }
+  writer.setCode(std::vector<uint8_t>(shared->begin(), shared->end()));
+
+  // The weight section, exactly as ssm-bind-weights laid it out.
+  auto ck = ssmc::ckpt::Checkpoint::openDirectory(dir);
+  if (!ck)
+    return fail(llvm::toString(ck.takeError()));
+  auto layout = (*module)->getOperation()->getAttrOfType<ArrayAttr>("ssm.weight_layout");
+  if (!layout)
+    return fail("internal error: the lowered module has no ssm.weight_layout");
+  for (Attribute a : layout) {
+    auto entry = cast<DictionaryAttr>(a);
+    std::string name = cast<StringAttr>(entry.get("name")).str();
+    int64_t offset = cast<IntegerAttr>(entry.get("offset")).getInt();
+    int64_t bytes = cast<IntegerAttr>(entry.get("bytes")).getInt();
+    auto type = cast<RankedTensorType>(cast<TypeAttr>(entry.get("type")).getValue());
+    const ssmc::ckpt::TensorInfo *t = (*ck)->find(name);
+    if (!t || static_cast<int64_t>(t->nbytes) != bytes)
+      return fail(dir + ": tensor '" + name + "' does not match the compiled layout");
+    llvm::ArrayRef<uint8_t> data = (*ck)->bytes(*t);
+    writer.addWeight(name, dtypeOf(type.getElementType()),
+                     std::vector<int64_t>(type.getShape().begin(), type.getShape().end()),
+                     data.data(), data.size());
+    if (static_cast<int64_t>(m.weights.back().offset) != offset)
+      return fail("internal error: weight '" + name + "' landed at offset " +
+                  llvm::Twine(m.weights.back().offset) + ", the code expects " +
+                  llvm::Twine(offset));
+  }
+  std::string error;
+  if (!writer.write(output, error))
+    return fail(error);
+  llvm::outs() << "wrote " << output << ": " << family << " for " << target->artifactTarget
+               << " (" << m.weights.size() << " weights, " << m.states.size()
+               << " state buffers, " << shared->size() << " bytes of code)\n";
+  return 0;
+}

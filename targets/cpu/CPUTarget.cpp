@@ -1,0 +1,399 @@
+//===- CPUTarget.cpp - Compile an imported model for a CPU target ---------===//
+
+#include "targets/cpu/CPUTarget.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+using namespace ssmc::cpu;
+
+namespace {
+llvm::Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// The pipeline after import. Kept as text so `--print-ir-after=<pass>` and
+/// ssmc-opt accept the same pass names.
+constexpr const char *kPipeline =
+    "ssm-decompose-model, convert-ssm-to-linalg, ssm-bind-weights, "
+    "canonicalize, cse, "
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map}, "
+    "buffer-deallocation-pipeline, convert-bufferization-to-memref, convert-linalg-to-loops, expand-strided-metadata, "
+    "lower-affine, convert-scf-to-cf, convert-math-to-llvm, convert-arith-to-llvm, "
+    "finalize-memref-to-llvm, convert-cf-to-llvm, convert-func-to-llvm, convert-ub-to-llvm, "
+    "reconcile-unrealized-casts";
+
+void initializeLLVMTargets() {
+  static bool done = [] {
+    llvm::InitializeAllTargetInfos();
+    llvm::InitializeAllTargets();
+    llvm::InitializeAllTargetMCs();
+    llvm::InitializeAllAsmPrinters();
+    return true;
+  }();
+  (void)done;
+}
+
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createTargetMachine(const CPUTargetDesc &target) {
+  initializeLLVMTargets();
+  llvm::Triple triple(target.triple);
+  std::string error;
+  const llvm::Target *llvmTarget = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!llvmTarget)
+    return makeError("no LLVM target for " + target.triple + ": " + error);
+  llvm::TargetOptions options;
+  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+      triple, target.cpu, target.features, options, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
+  if (!machine)
+    return makeError("cannot create a target machine for " + target.triple);
+  return std::move(machine);
+}
+
+/// The LLVM module of `module` with the target's data layout, optimized at -O2.
+llvm::Expected<std::unique_ptr<llvm::Module>>
+translateAndOptimize(ModuleOp module, llvm::LLVMContext &llvmContext, llvm::TargetMachine &tm) {
+  MLIRContext *ctx = module.getContext();
+  registerBuiltinDialectTranslation(*ctx);
+  registerLLVMDialectTranslation(*ctx);
+  // The ssm module attributes have done their job (the driver read the
+  // weight layout before); LLVM IR has no place for them.
+  OwningOpRef<ModuleOp> clean(cast<ModuleOp>(module->clone()));
+  for (NamedAttribute attr : llvm::to_vector(clean->getOperation()->getAttrs()))
+    if (attr.getName().strref().starts_with("ssm."))
+      clean->getOperation()->removeAttr(attr.getName());
+  std::unique_ptr<llvm::Module> llvmModule = translateModuleToLLVMIR(*clean, llvmContext);
+  if (!llvmModule)
+    return makeError("translation of the lowered model to LLVM IR failed");
+  llvmModule->setTargetTriple(tm.getTargetTriple());
+  llvmModule->setDataLayout(tm.createDataLayout());
+
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder builder(&tm);
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cgam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::ModulePassManager passes = builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2);
+  passes.run(*llvmModule, mam);
+  return std::move(llvmModule);
+}
+} // namespace
+
+llvm::Expected<CPUTargetDesc> ssmc::cpu::getCPUTarget(llvm::StringRef name, bool dotprod) {
+  CPUTargetDesc desc;
+  desc.name = name.str();
+  if (name == "host") {
+#if defined(__x86_64__)
+    desc.triple = "x86_64-unknown-linux-gnu";
+    desc.artifactTarget = "host-x86_64";
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      // AVX2 + FMA when the build machine has them; the artifact records the
+      // requirement and the runtime refuses it on a CPU without them.
+      desc.cpu = "x86-64-v3";
+      desc.cpuFeatures = {"avx2", "fma"};
+    } else {
+      desc.cpu = "x86-64";
+    }
+#else
+    return makeError("--target host is x86-64 only; use --target aarch64 on this machine");
+#endif
+    if (dotprod)
+      return makeError("--dotprod applies to --target aarch64 only");
+    return desc;
+  }
+  if (name == "aarch64") {
+    desc.triple = "aarch64-unknown-linux-gnu";
+    desc.artifactTarget = "aarch64";
+    desc.cpu = "generic";
+    desc.features = dotprod ? "+neon,+dotprod" : "+neon";
+    if (dotprod)
+      desc.cpuFeatures = {"dotprod"};
+    return desc;
+  }
+  return makeError("unknown target '" + name + "' (expected host or aarch64)");
+}
+
+llvm::Error ssmc::cpu::lowerToLLVMDialect(ModuleOp module, const CompileOptions &options) {
+  MLIRContext *ctx = module.getContext();
+  // The launch code calls @forward through its C interface.
+  module.walk([&](func::FuncOp func) {
+    if (func.getName() == "forward")
+      func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), UnitAttr::get(ctx));
+  });
+  PassManager pm(ctx);
+  std::string error;
+  llvm::raw_string_ostream errorStream(error);
+  if (failed(parsePassPipeline(kPipeline, pm, errorStream)))
+    return makeError("internal error: bad pass pipeline: " + error);
+  if (options.printIRAfterAll || !options.printIRAfter.empty()) {
+    ctx->disableMultithreading();
+    std::string only = options.printIRAfter;
+    pm.enableIRPrinting(
+        /*shouldPrintBeforePass=*/[](Pass *, Operation *) { return false; },
+        /*shouldPrintAfterPass=*/
+        [only](Pass *pass, Operation *) { return only.empty() || pass->getArgument() == only; },
+        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
+        /*printAfterOnlyOnFailure=*/false, llvm::errs());
+  }
+  if (failed(pm.run(module)))
+    return makeError("the lowering pipeline failed (see the diagnostics above)");
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::string> ssmc::cpu::emitLLVMIR(ModuleOp module, const CPUTargetDesc &target) {
+  auto tm = createTargetMachine(target);
+  if (!tm)
+    return tm.takeError();
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = translateAndOptimize(module, llvmContext, **tm);
+  if (!llvmModule)
+    return llvmModule.takeError();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  (*llvmModule)->print(os, nullptr);
+  return text;
+}
+
+llvm::Expected<std::vector<char>> ssmc::cpu::emitMachineCode(ModuleOp module,
+                                                             const CPUTargetDesc &target,
+                                                             bool assembly) {
+  auto tm = createTargetMachine(target);
+  if (!tm)
+    return tm.takeError();
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = translateAndOptimize(module, llvmContext, **tm);
+  if (!llvmModule)
+    return llvmModule.takeError();
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream os(buffer);
+  llvm::legacy::PassManager codegen;
+  if ((*tm)->addPassesToEmitFile(codegen, os, nullptr,
+                                 assembly ? llvm::CodeGenFileType::AssemblyFile
+                                          : llvm::CodeGenFileType::ObjectFile))
+    return makeError("the " + target.triple + " code generator cannot emit this file type");
+  codegen.run(**llvmModule);
+  return std::vector<char>(buffer.begin(), buffer.end());
+}
+
+std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, int64_t vocab,
+                                          bool takesPositions) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "/* Launch code generated by ssmc: adapts the runtime ABI (ssmc/abi.h)\n"
+        "   to the compiled @forward. No model arithmetic here: only gathers state\n"
+        "   rows by slot, calls the model, and scatters results back. */\n"
+        "#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n\n"
+        "typedef struct ssmc_parallel ssmc_parallel;\n"
+        "typedef struct ssmc_call {\n"
+        "  const uint8_t *weights; void *const *states; int64_t batch_capacity;\n"
+        "  int64_t max_context; int64_t batch; int64_t seq_len; const int32_t *tokens;\n"
+        "  const int32_t *lengths; const int64_t *positions; const int32_t *slots;\n"
+        "  float *logits; void *scratch; uint64_t scratch_bytes;\n"
+        "  const ssmc_parallel *parallel;\n"
+        "} ssmc_call;\n"
+        "const uint32_t ssmc_abi_version = 1u;\n\n";
+  for (int r = 1; r <= 6; ++r)
+    os << "typedef struct { void *allocated; void *aligned; int64_t offset; int64_t sizes[" << r
+       << "]; int64_t strides[" << r << "]; } memref" << r << ";\n";
+  os << "\nstruct forward_results {\n  memref3 logits;\n";
+  for (size_t i = 0; i < states.size(); ++i)
+    os << "  memref" << states[i].shape.size() + 1 << " state" << i << ";\n";
+  os << "};\n\nextern void _mlir_ciface_forward(struct forward_results *, memref1 *weights, "
+        "memref2 *ids, memref1 *lengths";
+  if (takesPositions)
+    os << ", memref1 *positions";
+  for (size_t i = 0; i < states.size(); ++i)
+    os << ", memref" << states[i].shape.size() + 1 << " *state" << i;
+  os << ");\n\n";
+  // MLIR lowers copies between dynamically shaped memrefs to a call to
+  // `memrefCopy` (upstream's runner library, which a deployed artifact must not
+  // need): a plain strided copy of any rank.
+  os << "typedef struct { int64_t rank; void *descriptor; } unranked_memref;\n"
+        "void memrefCopy(int64_t elem, unranked_memref *src, unranked_memref *dst) {\n"
+        "  int64_t rank = src->rank;\n"
+        "  char **sd = (char **)src->descriptor, **dd = (char **)dst->descriptor;\n"
+        "  int64_t *ss = (int64_t *)(sd + 2), *ds = (int64_t *)(dd + 2);\n"
+        "  int64_t soff = ss[0], doff = ds[0];\n"
+        "  int64_t *sizes = ss + 1, *sst = ss + 1 + rank, *dst_st = ds + 1 + rank;\n"
+        "  int64_t total = 1; for (int64_t d = 0; d < rank; ++d) total *= sizes[d];\n"
+        "  int64_t idx[16] = {0};\n"
+        "  if (rank > 16) return;\n"
+        "  for (int64_t n = 0; n < total; ++n) {\n"
+        "    int64_t so = soff, dof = doff;\n"
+        "    for (int64_t d = 0; d < rank; ++d) { so += idx[d] * sst[d]; dof += idx[d] * dst_st[d]; }\n"
+        "    memcpy(dd[1] + dof * elem, sd[1] + so * elem, (size_t)elem);\n"
+        "    for (int64_t d = rank - 1; d >= 0; --d) { if (++idx[d] < sizes[d]) break; idx[d] = 0; }\n"
+        "  }\n"
+        "}\n\n";
+  os << "static void set_contiguous(int64_t *sizes, int64_t *strides, int rank) {\n"
+        "  int64_t stride = 1;\n"
+        "  for (int d = rank - 1; d >= 0; --d) { strides[d] = stride; stride *= sizes[d]; }\n"
+        "}\n\n";
+  os << "static int32_t run_forward(const ssmc_call *c) {\n"
+        "  const int64_t B = c->batch, L = c->seq_len, V = " << vocab << ";\n"
+        "  int32_t status = 0;\n"
+        "  memref1 weights = {(void *)c->weights, (void *)c->weights, 0, {INT64_MAX / 2}, {1}};\n"
+        "  memref2 ids = {(void *)c->tokens, (void *)c->tokens, 0, {B, L}, {L, 1}};\n"
+        "  memref1 lengths = {(void *)c->lengths, (void *)c->lengths, 0, {B}, {1}};\n";
+  if (takesPositions)
+    os << "  memref1 positions = {(void *)c->positions, (void *)c->positions, 0, {B}, {1}};\n";
+  os << "  void *owned[" << std::max<size_t>(states.size(), 1) << "] = {0};\n";
+  for (size_t i = 0; i < states.size(); ++i) {
+    const StateArg &st = states[i];
+    int64_t elems = 1;
+    for (int64_t d : st.shape)
+      elems *= d;
+    int64_t rowBytes = elems * st.elementBytes;
+    size_t rank = st.shape.size() + 1;
+    os << "  /* " << st.name << " */\n"
+       << "  memref" << rank << " state" << i << ";\n"
+       << "  owned[" << i << "] = malloc((size_t)B * " << rowBytes << " + 1);\n"
+       << "  if (!owned[" << i << "]) return 3;\n"
+       << "  for (int64_t b = 0; b < B; ++b)\n"
+       << "    memcpy((char *)owned[" << i << "] + b * " << rowBytes
+       << ", (const char *)c->states[" << i << "] + (int64_t)c->slots[b] * " << rowBytes
+       << ", " << rowBytes << ");\n"
+       << "  state" << i << ".allocated = state" << i << ".aligned = owned[" << i << "];\n"
+       << "  state" << i << ".offset = 0;\n"
+       << "  state" << i << ".sizes[0] = B;\n";
+    for (size_t d = 0; d < st.shape.size(); ++d)
+      os << "  state" << i << ".sizes[" << d + 1 << "] = " << st.shape[d] << ";\n";
+    os << "  set_contiguous(state" << i << ".sizes, state" << i << ".strides, " << rank << ");\n";
+  }
+  os << "  struct forward_results r;\n"
+        "  _mlir_ciface_forward(&r, &weights, &ids, &lengths";
+  if (takesPositions)
+    os << ", &positions";
+  for (size_t i = 0; i < states.size(); ++i)
+    os << ", &state" << i;
+  os << ");\n";
+  // Logits after each sequence's last valid token.
+  os << "  for (int64_t b = 0; b < B; ++b) {\n"
+        "    const float *base = (const float *)r.logits.aligned + r.logits.offset +\n"
+        "        b * r.logits.strides[0] + (int64_t)(c->lengths[b] - 1) * r.logits.strides[1];\n"
+        "    for (int64_t v = 0; v < V; ++v) c->logits[b * V + v] = base[v * r.logits.strides[2]];\n"
+        "  }\n";
+  // New states back into their rows; the result must be contiguous rows.
+  for (size_t i = 0; i < states.size(); ++i) {
+    const StateArg &st = states[i];
+    int64_t elems = 1;
+    for (int64_t d : st.shape)
+      elems *= d;
+    int64_t rowBytes = elems * st.elementBytes;
+    size_t rank = st.shape.size() + 1;
+    os << "  {\n    int64_t expect[" << rank << "]; memcpy(expect, r.state" << i
+       << ".sizes, sizeof expect);\n"
+       << "    int64_t strides[" << rank << "]; set_contiguous(expect, strides, " << rank << ");\n"
+       << "    if (memcmp(strides, r.state" << i << ".strides, sizeof strides) != 0) status = 4;\n"
+       << "    else for (int64_t b = 0; b < B; ++b)\n"
+       << "      memcpy((char *)c->states[" << i << "] + (int64_t)c->slots[b] * " << rowBytes
+       << ", (const char *)r.state" << i << ".aligned + (r.state" << i << ".offset + b * "
+       << elems << ") * " << st.elementBytes << ", " << rowBytes << ");\n  }\n";
+  }
+  // Free what the model allocated (results it did not alias from inputs), once.
+  os << "  void *freed[" << states.size() + 1 << "]; int nfreed = 0;\n"
+        "  void *results[] = {r.logits.allocated";
+  for (size_t i = 0; i < states.size(); ++i)
+    os << ", r.state" << i << ".allocated";
+  os << "};\n"
+        "  for (unsigned k = 0; k < sizeof results / sizeof results[0]; ++k) {\n"
+        "    void *p = results[k]; int skip = (p == 0);\n"
+        "    for (unsigned j = 0; j < " << std::max<size_t>(states.size(), 1)
+     << "; ++j) if (p == owned[j]) skip = 1;\n"
+        "    for (int j = 0; j < nfreed; ++j) if (p == freed[j]) skip = 1;\n"
+        "    if (!skip) { free(p); freed[nfreed++] = p; }\n"
+        "  }\n"
+        "  for (unsigned j = 0; j < " << std::max<size_t>(states.size(), 1)
+     << "; ++j) free(owned[j]);\n"
+        "  return status;\n}\n\n"
+        "int32_t ssmc_prefill(const ssmc_call *c) { return run_forward(c); }\n"
+        "int32_t ssmc_decode(const ssmc_call *c) { return run_forward(c); }\n";
+  return s;
+}
+
+llvm::Expected<std::vector<char>> ssmc::cpu::linkSharedObject(const CPUTargetDesc &target,
+                                                              const std::vector<char> &modelObject,
+                                                              const std::string &launchCode) {
+  llvm::SmallString<128> dir;
+  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory("ssmc-link", dir))
+    return makeError("cannot create a temporary directory: " + ec.message());
+  auto path = [&](llvm::StringRef name) {
+    llvm::SmallString<128> p(dir);
+    llvm::sys::path::append(p, name);
+    return std::string(p);
+  };
+  std::string object = path("model.o"), source = path("launch.c"), output = path("model.so"),
+              log = path("link.log");
+  auto cleanup = [&] {
+    for (const std::string &f : {object, source, output, log})
+      llvm::sys::fs::remove(f);
+    llvm::sys::fs::remove(dir);
+  };
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream o(object, ec, llvm::sys::fs::OF_None);
+    if (ec)
+      return cleanup(), makeError("cannot write " + object + ": " + ec.message());
+    o.write(modelObject.data(), modelObject.size());
+    llvm::raw_fd_ostream s(source, ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return cleanup(), makeError("cannot write " + source + ": " + ec.message());
+    s << launchCode;
+  }
+  const char *clang = "/usr/lib/llvm-22/bin/clang";
+  if (!llvm::sys::fs::can_execute(clang))
+    return cleanup(), makeError(llvm::Twine(clang) + " not found (run scripts/setup.sh)");
+  std::string targetFlag = "--target=" + target.triple;
+  llvm::SmallVector<llvm::StringRef> args = {clang,  targetFlag, "-O2",   "-fPIC", "-shared",
+                                             "-fuse-ld=lld", source, object, "-lm",   "-o",
+                                             output};
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
+                                                llvm::StringRef(log)};
+  std::string execError;
+  int rc = llvm::sys::ExecuteAndWait(clang, args, std::nullopt, redirects, 0, 0, &execError);
+  if (rc != 0) {
+    std::string detail;
+    if (auto buf = llvm::MemoryBuffer::getFile(log))
+      detail = (*buf)->getBuffer().str();
+    cleanup();
+    return makeError("linking the model for " + target.triple + " failed: " + execError + "\n" +
+                     detail);
+  }
+  auto buf = llvm::MemoryBuffer::getFile(output, /*IsText=*/false);
+  if (!buf)
+    return cleanup(), makeError("cannot read " + output);
+  std::vector<char> bytes((*buf)->getBufferStart(), (*buf)->getBufferEnd());
+  cleanup();
+  return bytes;
+}
