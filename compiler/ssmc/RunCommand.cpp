@@ -15,6 +15,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -24,6 +25,8 @@ namespace {
 const char *kUsage =
     "USAGE: ssmc run <model.ssmx> --prompt-ids 1,2,3[;4,5,...] [--max-new-tokens N]\n"
     "         [--temperature T] [--top-p P] [--seed S] [--threads K] [--logits-out out.json]\n"
+    "         [--prefill-chunk N]\n"
+    "  --prefill-chunk N feeds each prompt in pieces of N tokens (1 = token by token)\n"
     "  Greedy when --temperature is 0 (default). --logits-out writes\n"
     "  {\"tokens\": [...], \"logits\": [[logits after the prompt], [after token 1], ...]}\n"
     "  (one list per prompt, nested, when several prompts are given).\n";
@@ -38,7 +41,7 @@ bool parseNumber(llvm::StringRef s, double &out) { return !s.getAsDouble(out); }
 
 int ssmc::driver::runRun(int argc, char **argv) {
   std::string path, promptText, logitsOut;
-  int64_t maxNew = 16, seed = 0, threads = 0;
+  int64_t maxNew = 16, seed = 0, threads = 0, prefillChunk = 0;
   double temperature = 0.0, topP = 1.0;
   for (int i = 1; i < argc; ++i) {
     llvm::StringRef arg = argv[i];
@@ -48,7 +51,8 @@ int ssmc::driver::runRun(int argc, char **argv) {
     }
     auto value = [&]() -> const char * { return i + 1 < argc ? argv[++i] : nullptr; };
     if (arg == "--prompt-ids" || arg == "--max-new-tokens" || arg == "--temperature" ||
-        arg == "--top-p" || arg == "--seed" || arg == "--logits-out" || arg == "--threads") {
+        arg == "--top-p" || arg == "--seed" || arg == "--logits-out" || arg == "--threads" ||
+        arg == "--prefill-chunk") {
       const char *v = value();
       if (!v)
         return fail(arg + " needs a value");
@@ -66,7 +70,10 @@ int ssmc::driver::runRun(int argc, char **argv) {
         int64_t n;
         if (sv.getAsInteger(10, n) || n < 0)
           return fail(arg + " expects a non-negative integer, got '" + sv + "'");
-        (arg == "--max-new-tokens" ? maxNew : arg == "--seed" ? seed : threads) = n;
+        (arg == "--max-new-tokens" ? maxNew
+         : arg == "--seed"         ? seed
+         : arg == "--threads"      ? threads
+                                   : prefillChunk) = n;
       }
     } else if (arg.starts_with("-")) {
       return fail("unknown option '" + arg + "' (see ssmc run --help)");
@@ -138,10 +145,37 @@ int ssmc::driver::runRun(int argc, char **argv) {
   uint64_t rng = static_cast<uint64_t>(seed);
 
   auto t0 = std::chrono::steady_clock::now();
-  if (ssmc_status s = ssmc_prefill(session, n, slots.data(), tokenPtrs.data(), lengths.data(),
-                                   logits.data()))
-    return cleanupFail(llvm::Twine("prefill failed: ") + ssmc_last_error(session) + " (" +
-                       ssmc_status_string(s) + ")");
+  // Prefill, whole prompts or in pieces; each sequence's logits come from
+  // the call that consumed its last prompt token.
+  std::vector<size_t> done(n, 0);
+  std::vector<float> pieceLogits(logits.size());
+  while (true) {
+    std::vector<int32_t> pieceSlots, pieceLengths;
+    std::vector<const int32_t *> pieceTokens;
+    for (int32_t i = 0; i < n; ++i) {
+      size_t left = prompts[i].size() - done[i];
+      if (!left)
+        continue;
+      size_t take = prefillChunk > 0 ? std::min<size_t>(left, prefillChunk) : left;
+      pieceSlots.push_back(i);
+      pieceLengths.push_back(static_cast<int32_t>(take));
+      pieceTokens.push_back(prompts[i].data() + done[i]);
+    }
+    if (pieceSlots.empty())
+      break;
+    int32_t m = static_cast<int32_t>(pieceSlots.size());
+    if (ssmc_status s = ssmc_prefill(session, m, pieceSlots.data(), pieceTokens.data(),
+                                     pieceLengths.data(), pieceLogits.data()))
+      return cleanupFail(llvm::Twine("prefill failed: ") + ssmc_last_error(session) + " (" +
+                         ssmc_status_string(s) + ")");
+    for (int32_t k = 0; k < m; ++k) {
+      int32_t i = pieceSlots[k];
+      done[i] += pieceLengths[k];
+      if (done[i] == prompts[i].size())
+        std::copy_n(pieceLogits.data() + static_cast<size_t>(k) * vocab, vocab,
+                    logits.data() + static_cast<size_t>(i) * vocab);
+    }
+  }
   auto t1 = std::chrono::steady_clock::now();
   std::vector<int32_t> next(n);
   double decodeSeconds = 0;
