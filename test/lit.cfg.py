@@ -28,5 +28,7 @@ llvm_config.add_tool_substitutions(["ssmc-opt", "ssmc"], tool_dirs)
 
 if shutil.which("qemu-aarch64"):
     config.available_features.add("qemu-aarch64")
+if os.path.exists(os.path.join(config.ssmc_tools_dir, "ssmc-generate-aarch64")):
+    config.available_features.add("aarch64-runtime")
 if os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")
