@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
@@ -63,6 +64,9 @@ void ssmc::registerSSMCPasses() {
   mlir::bufferization::registerBufferizationPasses();
   mlir::bufferization::registerBufferizationPipelines();
   mlir::registerUBToLLVMConversionPass();
+  // bf16 <-> f32 conversions as integer ops, so compiled code does not call
+  // compiler-rt helpers (one conversion still does; see NOTES.md).
+  mlir::arith::registerArithExpandOpsPass();
   mlir::registerConvertBufferizationToMemRefPass();
   mlir::registerConvertLinalgToLoopsPass();
   mlir::registerLowerAffinePass();

@@ -43,7 +43,8 @@ constexpr const char *kPipeline =
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map}, "
     "buffer-deallocation-pipeline, convert-bufferization-to-memref, convert-linalg-to-loops, expand-strided-metadata, "
-    "lower-affine, convert-scf-to-cf, convert-math-to-llvm, convert-arith-to-llvm, "
+    "lower-affine, convert-scf-to-cf, arith-expand{include-bf16=true}, convert-math-to-llvm, "
+    "convert-arith-to-llvm, "
     "finalize-memref-to-llvm, convert-cf-to-llvm, convert-func-to-llvm, convert-ub-to-llvm, "
     "reconcile-unrealized-casts";
 
