@@ -143,10 +143,6 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   std::string family = cast<StringAttr>(modelAttrs.get("family")).str();
   std::string dtype = dtypeOf(cast<TypeAttr>(modelAttrs.get("dtype")).getValue());
 
-  if (dtype != "f32")
-    return fail(dir + ": " + dtype +
-                " weights are not compiled for CPU targets yet (the bf16/f16 conversions "
-                "still call compiler-rt helpers); f32 checkpoints are (ssmc make-model --dtype f32)");
   if (llvm::Error e = ssmc::cpu::lowerToLLVMDialect(**module, options))
     return fail(llvm::toString(std::move(e)));
 

@@ -257,6 +257,15 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
         "    for (int64_t d = rank - 1; d >= 0; --d) { if (++idx[d] < sizes[d]) break; idx[d] = 0; }\n"
         "  }\n"
         "}\n\n";
+  // LLVM's backends legalize some bfloat operations by promoting to float and
+  // calling the compiler-rt/libgcc conversion; define it here (round to
+  // nearest even, NaN kept quiet) so the artifact needs no extra library.
+  os << "__bf16 __truncsfbf2(float f) {\n"
+        "  uint32_t u; memcpy(&u, &f, 4);\n"
+        "  uint16_t h = ((u & 0x7fffffffu) > 0x7f800000u) ? (uint16_t)((u >> 16) | 0x40u)\n"
+        "             : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);\n"
+        "  __bf16 r; memcpy(&r, &h, 2); return r;\n"
+        "}\n\n";
   os << "static void set_contiguous(int64_t *sizes, int64_t *strides, int rank) {\n"
         "  int64_t stride = 1;\n"
         "  for (int d = rank - 1; d >= 0; --d) { strides[d] = stride; stride *= sizes[d]; }\n"
