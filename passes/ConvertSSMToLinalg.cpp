@@ -15,6 +15,7 @@
 #include "dialects/ssm/SSMDialect.h"
 #include "dialects/ssm/SSMOps.h"
 #include "dialects/ssm/SSMTypes.h"
+#include "passes/AttentionLowering.h"
 #include "passes/LinalgBuilders.h"
 #include "passes/StatefulLowerings.h"
 
@@ -263,6 +264,7 @@ struct ConvertSSMToLinalgPass : ssmc::impl::ConvertSSMToLinalgBase<ConvertSSMToL
     target.addDynamicallyLegalOp<EmbedOp>([&](EmbedOp op) { return tensorWeight(op.getTable()); });
     target.addIllegalOp<RMSNormOp, GatedRMSNormOp, AddOp, CausalConv1dOp, CausalConv1dStepOp,
                         SelectiveScanOp, ChunkedScanOp, StateUpdateOp>();
+    configureSSMAttentionLegality(target);
     // Function boundaries carry states as batch tensors. Ops still using
     // state types (ssm.attention and its kv_cache until it is lowered) get
     // unrealized_conversion_casts at their operands and results.
@@ -278,6 +280,8 @@ struct ConvertSSMToLinalgPass : ssmc::impl::ConvertSSMToLinalgBase<ConvertSSMToL
     patterns.add<LinearLowering, LMHeadLowering, RMSNormLowering, GatedRMSNormLowering, AddLowering,
                  EmbedLowering>(ctx);
     populateSSMStatefulLoweringPatterns(typeConverter, patterns);
+    // Also overrides the kv_cache conversion of typeConverter (AttentionLowering.h).
+    populateSSMAttentionLoweringPatterns(typeConverter, patterns);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns, typeConverter);
     populateReturnOpTypeConversionPattern(patterns, typeConverter);
     populateCallOpTypeConversionPattern(patterns, typeConverter);

@@ -10,9 +10,10 @@
 //   convolution is a plain windowed reduction and the new state a gather at
 //   `lengths[b]`.
 // - causal_conv1d_step: shift the state left, append the input, reduce.
-// - selective_scan / chunked_scan: an scf.for over time carrying the float32
-//   state; each step is the state_update computation plus a select that
-//   freezes the state of sequences whose tokens have run out.
+// - selective_scan: an scf.for over time carrying the float32 state; each
+//   step is the state_update computation plus a select that freezes the
+//   state of sequences whose tokens have run out. (chunked_scan: see
+//   ChunkedScanLowering.cpp.)
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +21,7 @@
 
 #include "dialects/ssm/SSMOps.h"
 #include "dialects/ssm/SSMTypes.h"
+#include "passes/ChunkedScanLowering.h"
 #include "passes/LinalgBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -362,8 +364,9 @@ Value sliceAtTime(OpBuilder &b, Location loc, Value seq, Value time) {
                                         seq, offsets, sizes, strides);
 }
 
-/// The recurrent lowering shared by selective_scan and chunked_scan: an
-/// scf.for over time carrying the state and the output sequence.
+/// The recurrent lowering of selective_scan (templated on the op so that
+/// any scan op with its operands could reuse it): an scf.for over time
+/// carrying the state and the output sequence.
 template <typename ScanOp>
 struct RecurrentScanLowering : OpConversionPattern<ScanOp> {
   using OpConversionPattern<ScanOp>::OpConversionPattern;
@@ -438,10 +441,10 @@ struct StateUpdateLowering : OpConversionPattern<StateUpdateOp> {
 
 void ssmc::populateSSMStatefulLoweringPatterns(const TypeConverter &converter,
                                                RewritePatternSet &patterns) {
-  // chunked_scan shares the recurrent lowering for now: it computes the same
-  // function (spec §1.6 is a re-association of §1.5), and its `chunk`
-  // attribute is unused here. The tiled SSD lowering is the next step.
+  // chunked_scan computes the same function (spec §1.6 re-associates §1.5)
+  // but by chunks: its lowering lives in ChunkedScanLowering.cpp.
   patterns.add<CausalConv1dLowering, CausalConv1dStepLowering,
-               RecurrentScanLowering<SelectiveScanOp>, RecurrentScanLowering<ChunkedScanOp>,
-               StateUpdateLowering>(converter, patterns.getContext());
+               RecurrentScanLowering<SelectiveScanOp>, StateUpdateLowering>(
+      converter, patterns.getContext());
+  populateChunkedScanLoweringPatterns(converter, patterns);
 }

@@ -1,0 +1,355 @@
+//===- ChunkedScanLowering.cpp - ssm.chunked_scan by chunked SSD ----------===//
+//
+// Lowers `ssm.chunked_scan` by the chunked SSD algorithm of spec §1.6: an
+// scf.for over chunks of Q = `chunk` tokens carries the float32 state
+// `S : B x H x P x N` of the whole batch, and each chunk is a handful of
+// linalg.generic ops on `B x q x ...` slices (q = Q, or the rest of the
+// sequence for a last, partial chunk):
+//
+//   0. masked inputs: u = dt * x and log_a, both zero at padding positions;
+//      Acum = within-chunk cumsum of log_a, T = its total (= Acum[q-1]).
+//   1. Y_diag[l] = sum_{s<=l} (C_l . B_s) exp(Acum[l] - Acum[s]) u_s.
+//   4. Y_off[l]  = exp(Acum[l]) (S_enter . C_l);  y = Y_diag + Y_off + D x.
+//   2.+3. S_exit = exp(T) S_enter + sum_s exp(T - Acum[s]) u_s (x) B_s.
+//
+// Steps 2 and 3 of the spec (per-chunk states, then the inter-chunk
+// recurrence as a (c+1) x (c+1) decay matrix) fold into the carried state
+// here: the loop over chunks *is* the inter-chunk recurrence, which keeps
+// memory at one state per sequence and handles a dynamic number of chunks.
+//
+// Padding (`lengths`): a position t >= lengths[b] gets log_a = 0 (decay 1)
+// and u = 0 (no input), so it leaves the state unchanged; the state after
+// the last chunk is therefore the state after token lengths[b] - 1, as the op
+// requires, without any per-sequence gather. Outputs at padding positions are
+// whatever this computes (the op leaves them unspecified).
+//
+// Stability: exponentials are only taken of Acum[l] - Acum[s] for s <= l,
+// T - Acum[s] and Acum[l], all sums of log_a over a non-empty or empty range
+// and so <= 0 for decays a <= 1; the s > l half of the decay matrix is
+// selected to 0 without evaluating exp, so it cannot overflow (the stable
+// segsum of §1.6). All chunk-local quantities (C B^T, decays, states) are
+// float32; only y is rounded to the result type.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/ChunkedScanLowering.h"
+
+#include "dialects/ssm/SSMOps.h"
+#include "dialects/ssm/SSMTypes.h"
+#include "passes/LinalgBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace ssmc;
+using namespace ssmc::ssm;
+
+namespace {
+
+/// A `linalg.generic` with result `init` (its maps: the inputs', then the
+/// output's). Loops listed in `reductions` are reductions, the rest parallel;
+/// `body` gets the input scalars followed by the current output scalar.
+Value genericInto(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+                  ArrayRef<AffineMap> maps, ArrayRef<unsigned> reductions, ScalarFn body) {
+  SmallVector<utils::IteratorType> iterators(maps.front().getNumDims(),
+                                             utils::IteratorType::parallel);
+  for (unsigned d : reductions)
+    iterators[d] = utils::IteratorType::reduction;
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(nb, l, body(nb, l, args));
+      });
+  return generic.getResult(0);
+}
+
+/// The converted state (batch dynamic) cast to the batch size of `like`, so
+/// that a static batch elsewhere never meets the dynamic one in one op.
+Value matchBatch(OpBuilder &b, Location loc, Value state, Value like) {
+  auto type = cast<RankedTensorType>(state.getType());
+  int64_t batch = cast<RankedTensorType>(like.getType()).getDimSize(0);
+  if (type.getDimSize(0) == batch)
+    return state;
+  SmallVector<int64_t> shape(type.getShape());
+  shape[0] = batch;
+  return tensor::CastOp::create(b, loc, type.clone(shape), state);
+}
+
+/// `seq[:, start : start + size]` for a `B x L x ...` tensor.
+Value sliceChunk(OpBuilder &b, Location loc, Value seq, Value start, OpFoldResult size) {
+  int64_t rank = cast<RankedTensorType>(seq.getType()).getRank();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, seq);
+  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  offsets[1] = start;
+  sizes[1] = size;
+  return tensor::ExtractSliceOp::create(b, loc, seq, offsets, sizes, strides);
+}
+
+/// One chunk's slices of the op's operands (`dt` and `skip` may be null;
+/// `skip` and `lengths` are not sliced) and the chunk's first time index.
+struct ChunkOperands {
+  Value x, logA, bMat, cMat, dt, skip, lengths, start;
+};
+
+/// The chunk of spec §1.6 for the whole batch: from the state entering the
+/// chunk (`B x H x P x N`, float32) returns the state leaving it and the
+/// chunk's outputs `B x q x H x P` in `resultElement`.
+std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperands &in,
+                                   Value state, OpFoldResult batch, OpFoldResult q,
+                                   Type resultElement) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  auto stateType = cast<RankedTensorType>(state.getType());
+  int64_t heads = stateType.getDimSize(1);
+  OpFoldResult hSize = b.getIndexAttr(heads), pSize = b.getIndexAttr(stateType.getDimSize(2));
+  auto groupSize = [&](Value v) { return heads / cast<RankedTensorType>(v.getType()).getDimSize(2); };
+  int64_t rx = groupSize(in.x), rb = groupSize(in.bMat), rc = groupSize(in.cMat);
+  auto dims = [&](unsigned n) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned i = 0; i < n; ++i)
+      exprs.push_back(getAffineDimExpr(i, ctx));
+    return exprs;
+  };
+  auto map = [&](unsigned n, ArrayRef<AffineExpr> results) {
+    return AffineMap::get(n, 0, results, ctx);
+  };
+  auto zeros = [&](ArrayRef<OpFoldResult> sizes) { return filledTensor(b, loc, sizes, f32, 0.0); };
+  auto empty = [&](ArrayRef<OpFoldResult> sizes, Type type) -> Value {
+    return tensor::EmptyOp::create(b, loc, sizes, type);
+  };
+  auto mul = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
+    return arith::MulFOp::create(nb, l, lhs, rhs);
+  };
+  auto add = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
+    return arith::AddFOp::create(nb, l, lhs, rhs);
+  };
+  auto expOf = [](OpBuilder &nb, Location l, Value v) -> Value {
+    return math::ExpOp::create(nb, l, v);
+  };
+  auto subf = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
+    return arith::SubFOp::create(nb, l, lhs, rhs);
+  };
+  // Time start + l (l = loop 1 of the enclosing generic) is a real token of
+  // sequence b iff it is below lengths[b].
+  auto isReal = [&](OpBuilder &nb, Location l, Value length) -> Value {
+    Value time = arith::AddIOp::create(nb, l, in.start, linalg::IndexOp::create(nb, l, 1));
+    Value len = arith::IndexCastOp::create(nb, l, nb.getIndexType(), length);
+    return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, time, len);
+  };
+  // Lower-triangle test between two loops of the enclosing generic.
+  auto notAfter = [](OpBuilder &nb, Location l, unsigned lhsLoop, unsigned rhsLoop) -> Value {
+    return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ule,
+                                 linalg::IndexOp::create(nb, l, lhsLoop),
+                                 linalg::IndexOp::create(nb, l, rhsLoop));
+  };
+
+  // Step 0: padding positions get log_a = 0 and no input (see file comment).
+  SmallVector<AffineExpr> d3 = dims(3), d4 = dims(4), d5 = dims(5);
+  SmallVector<OpFoldResult> seqH = {batch, q, hSize}, seqHP = {batch, q, hSize, pSize};
+  Value logA = genericInto(
+      b, loc, ValueRange{in.logA, in.lengths}, empty(seqH, f32),
+      {map(3, d3), map(3, {d3[0]}), map(3, d3)}, {},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value zero = floatConstant(nb, l, f32, 0.0);
+        return arith::SelectOp::create(nb, l, isReal(nb, l, args[1]),
+                                       castFloat(nb, l, args[0], f32), zero);
+      });
+  // u[b,l,h,p] = dt[b,l,h] x[b,l,h/rx,p] (spec §1.5's x~), zero at padding.
+  SmallVector<Value> uInputs = {in.x, in.lengths};
+  SmallVector<AffineMap> uMaps = {map(4, {d4[0], d4[1], d4[2].floorDiv(rx), d4[3]}),
+                                  map(4, {d4[0]})};
+  if (in.dt) {
+    uInputs.push_back(in.dt);
+    uMaps.push_back(map(4, {d4[0], d4[1], d4[2]}));
+  }
+  uMaps.push_back(map(4, d4));
+  Value u = genericInto(b, loc, uInputs, empty(seqHP, f32), uMaps, {},
+                        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                          Value v = castFloat(nb, l, args[0], f32);
+                          if (in.dt)
+                            v = mul(nb, l, castFloat(nb, l, args[2], f32), v);
+                          Value zero = floatConstant(nb, l, f32, 0.0);
+                          return arith::SelectOp::create(nb, l, isReal(nb, l, args[1]), v, zero);
+                        });
+
+  // Step 0: Acum[b,l,h] = sum_{k<=l} log_a[b,k,h] over loops (b, l, h, k).
+  Value acum = genericInto(b, loc, ValueRange{logA}, zeros(seqH),
+                           {map(4, {d4[0], d4[3], d4[2]}), map(4, {d4[0], d4[1], d4[2]})}, {3},
+                           [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                             return arith::SelectOp::create(nb, l, notAfter(nb, l, 3, 1),
+                                                            add(nb, l, args[1], args[0]), args[1]);
+                           });
+  // Acum[q-1], the whole chunk's log decay, as a reduction (q may be dynamic).
+  Value total = genericInto(b, loc, ValueRange{logA}, zeros({batch, hSize}),
+                            {map(3, {d3[0], d3[2], d3[1]}), map(3, {d3[0], d3[1]})}, {2},
+                            [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                              return add(nb, l, args[1], args[0]);
+                            });
+
+  // Step 1: CB[b,l,s,h] = C[b,l,h/rc] . B[b,s,h/rb] over loops (b, l, s, h, n),
+  // float32 like the production kernel's C B^T.
+  Value cb = genericInto(
+      b, loc, ValueRange{in.cMat, in.bMat}, zeros({batch, q, q, hSize}),
+      {map(5, {d5[0], d5[1], d5[3].floorDiv(rc), d5[4]}),
+       map(5, {d5[0], d5[2], d5[3].floorDiv(rb), d5[4]}), map(5, {d5[0], d5[1], d5[2], d5[3]})},
+      {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return add(nb, l, args[2],
+                   mul(nb, l, castFloat(nb, l, args[0], f32), castFloat(nb, l, args[1], f32)));
+      });
+  // Step 1: times the decay matrix exp(segsum(log_a)), lower triangle only;
+  // the s > l entries are selected to 0 before any exp could overflow.
+  Value weights = genericInto(
+      b, loc, ValueRange{acum, acum}, cb,
+      {map(4, {d4[0], d4[1], d4[3]}), map(4, {d4[0], d4[2], d4[3]}), map(4, d4)}, {},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        // Branch-free masking: the exponent is replaced by 0 above the
+        // diagonal, so exp only ever sees sums of log_a over s < k <= l.
+        Value causal = notAfter(nb, l, 2, 1);
+        Value zero = floatConstant(nb, l, f32, 0.0);
+        Value exponent =
+            arith::SelectOp::create(nb, l, causal, subf(nb, l, args[0], args[1]), zero);
+        Value weighted = mul(nb, l, args[2], expOf(nb, l, exponent));
+        return arith::SelectOp::create(nb, l, causal, weighted, zero);
+      });
+  // Step 1: Y_diag[b,l,h,p] = sum_s weights[b,l,s,h] u[b,s,h,p] over (b, l, h, p, s).
+  Value yDiag = genericInto(
+      b, loc, ValueRange{weights, u}, zeros(seqHP),
+      {map(5, {d5[0], d5[1], d5[4], d5[2]}), map(5, {d5[0], d5[4], d5[2], d5[3]}),
+       map(5, {d5[0], d5[1], d5[2], d5[3]})},
+      {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return add(nb, l, args[2], mul(nb, l, args[0], args[1]));
+      });
+
+  // Step 4: S_enter . C_l over (b, l, h, p, n); scaled by exp(Acum[l]) below.
+  Value stateC = genericInto(
+      b, loc, ValueRange{in.cMat, state}, zeros(seqHP),
+      {map(5, {d5[0], d5[1], d5[2].floorDiv(rc), d5[4]}), map(5, {d5[0], d5[2], d5[3], d5[4]}),
+       map(5, {d5[0], d5[1], d5[2], d5[3]})},
+      {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return add(nb, l, args[2], mul(nb, l, castFloat(nb, l, args[0], f32), args[1]));
+      });
+  // Steps 4-5: y = Y_diag + exp(Acum[l]) (S_enter . C_l) (+ D[h] x[b,l,h/rx,p]).
+  SmallVector<Value> yInputs = {yDiag, stateC, acum};
+  SmallVector<AffineMap> yMaps = {map(4, d4), map(4, d4), map(4, {d4[0], d4[1], d4[2]})};
+  if (in.skip) {
+    yInputs.append({in.skip, in.x});
+    yMaps.push_back(map(4, {d4[2]}));
+    yMaps.push_back(map(4, {d4[0], d4[1], d4[2].floorDiv(rx), d4[3]}));
+  }
+  yMaps.push_back(map(4, d4));
+  Value y = genericInto(b, loc, yInputs, empty(seqHP, resultElement), yMaps, {},
+                        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                          Value v = add(nb, l, args[0], mul(nb, l, expOf(nb, l, args[2]), args[1]));
+                          if (in.skip)
+                            v = add(nb, l, v,
+                                    mul(nb, l, castFloat(nb, l, args[3], f32),
+                                        castFloat(nb, l, args[4], f32)));
+                          return castFloat(nb, l, v, resultElement);
+                        });
+
+  // Steps 2-3: the state leaving the chunk. First the entering state decayed
+  // over the whole chunk (exp(Acum[q-1]) S_enter), written over S_enter: it
+  // is S_enter's last use, so the carried state stays in one buffer.
+  Value decayed = genericInto(b, loc, ValueRange{total}, state,
+                              {map(4, {d4[0], d4[1]}), map(4, d4)}, {},
+                              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                                return mul(nb, l, expOf(nb, l, args[0]), args[1]);
+                              });
+  // decay_states[b,l,h] = exp(Acum[q-1] - Acum[l]), once per token and head
+  // rather than once per state element.
+  Value toEnd = genericInto(b, loc, ValueRange{total, acum}, empty(seqH, f32),
+                            {map(3, {d3[0], d3[2]}), map(3, d3), map(3, d3)}, {},
+                            [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                              return expOf(nb, l, subf(nb, l, args[0], args[1]));
+                            });
+  // S_exit[b,h,p,n] += sum_l toEnd[b,l,h] u[b,l,h,p] B[b,l,h/rb,n] over (b, h, p, n, l).
+  Value newState = genericInto(
+      b, loc, ValueRange{toEnd, u, in.bMat}, decayed,
+      {map(5, {d5[0], d5[4], d5[1]}), map(5, {d5[0], d5[4], d5[1], d5[2]}),
+       map(5, {d5[0], d5[4], d5[1].floorDiv(rb), d5[3]}), map(5, {d5[0], d5[1], d5[2], d5[3]})},
+      {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value term = mul(nb, l, mul(nb, l, args[0], args[1]), castFloat(nb, l, args[2], f32));
+        return add(nb, l, args[3], term);
+      });
+  return {newState, y};
+}
+
+struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ChunkedScanOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = cast<RankedTensorType>(op.getResult().getType());
+    Type resultElement = resultType.getElementType();
+    Value x = adaptor.getX();
+    Value state = matchBatch(rewriter, loc, adaptor.getState(), x);
+    auto stateTensorType = cast<RankedTensorType>(state.getType());
+
+    SmallVector<OpFoldResult> xSizes = tensor::getMixedSizes(rewriter, loc, x);
+    OpFoldResult batch = xSizes[0], length = xSizes[1];
+    // A chunk longer than a static sequence is the sequence (as the folder
+    // does); when the chunks tile a static sequence exactly they keep static
+    // shapes, otherwise the last one is the dynamic rest.
+    int64_t chunk = op.getChunk();
+    std::optional<int64_t> staticLength = getConstantIntValue(length);
+    if (staticLength && *staticLength > 0)
+      chunk = std::min(chunk, *staticLength);
+    bool exactChunks = staticLength && *staticLength % chunk == 0;
+
+    OpFoldResult hSize = rewriter.getIndexAttr(stateTensorType.getDimSize(1));
+    OpFoldResult pSize = rewriter.getIndexAttr(stateTensorType.getDimSize(2));
+    Value yInit =
+        tensor::EmptyOp::create(rewriter, loc, ArrayRef<OpFoldResult>{batch, length, hSize, pSize},
+                                resultElement);
+    Value lower = arith::ConstantIndexOp::create(rewriter, loc, 0);
+    Value step = arith::ConstantIndexOp::create(rewriter, loc, chunk);
+    Value upper = getValueOrCreateConstantIndexOp(rewriter, loc, length);
+    Value dt = adaptor.getDt();
+
+    // The loop over chunks is the inter-chunk recurrence of §1.6 step 3.
+    auto loop = scf::ForOp::create(
+        rewriter, loc, lower, upper, step, ValueRange{state, yInit},
+        [&](OpBuilder &b, Location l, Value start, ValueRange carried) {
+          OpFoldResult size = b.getIndexAttr(chunk);
+          if (!exactChunks) {
+            Value rest = arith::SubIOp::create(b, l, upper, start);
+            size = arith::MinSIOp::create(b, l, rest, step).getResult();
+          }
+          ChunkOperands in;
+          in.x = sliceChunk(b, l, x, start, size);
+          in.logA = sliceChunk(b, l, adaptor.getLogA(), start, size);
+          in.bMat = sliceChunk(b, l, adaptor.getB(), start, size);
+          in.cMat = sliceChunk(b, l, adaptor.getC(), start, size);
+          in.dt = dt ? sliceChunk(b, l, dt, start, size) : Value();
+          in.skip = adaptor.getD();
+          in.lengths = adaptor.getLengths();
+          in.start = start;
+          auto [newState, yChunk] =
+              buildChunk(b, l, in, carried[0], batch, size, resultElement);
+          OpFoldResult zero = b.getIndexAttr(0);
+          Value y = tensor::InsertSliceOp::create(
+              b, l, yChunk, carried[1], ArrayRef<OpFoldResult>{zero, start, zero, zero},
+              ArrayRef<OpFoldResult>{batch, size, hSize, pSize},
+              SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+          scf::YieldOp::create(b, l, ValueRange{newState, y});
+        });
+
+    Type stateType = getTypeConverter()->convertType(op.getStateOut().getType());
+    rewriter.replaceOp(op, {castToType(rewriter, loc, loop.getResult(1), resultType),
+                            castToType(rewriter, loc, loop.getResult(0), stateType)});
+    return success();
+  }
+};
+
+} // namespace
+
+void ssmc::populateChunkedScanLoweringPatterns(const TypeConverter &converter,
+                                               RewritePatternSet &patterns) {
+  patterns.add<ChunkedScanLowering>(converter, patterns.getContext());
+}
