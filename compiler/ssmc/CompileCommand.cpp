@@ -42,6 +42,16 @@ int fail(const llvm::Twine &message) {
   return 1;
 }
 
+std::string dtypeOf(Type t) {
+  if (t.isF32())
+    return "f32";
+  if (t.isBF16())
+    return "bf16";
+  if (t.isF16())
+    return "f16";
+  return "unknown";
+}
+
 /// The per-sequence state arguments of the imported @forward, in order.
 llvm::Expected<std::vector<ssmc::cpu::StateArg>> collectStates(ModuleOp module) {
   std::vector<ssmc::cpu::StateArg> states;
@@ -52,13 +62,16 @@ llvm::Expected<std::vector<ssmc::cpu::StateArg>> collectStates(ModuleOp module) 
     Type t = forward.getArgument(i).getType();
     auto name = forward.getArgAttrOfType<StringAttr>(i, "ssm.name");
     std::string argName = name ? name.str() : "arg" + std::to_string(i);
-    if (isa<ssmc::ssm::KVCacheType>(t))
-      return llvm::createStringError(
-          "'" + argName +
-          "': attention layers (KV caches) are not compiled for CPU targets yet; "
-          "Llamba and Mamba-2 models are");
     ArrayRef<int64_t> shape;
     Type element;
+    bool grows = false;
+    if (auto kv = dyn_cast<ssmc::ssm::KVCacheType>(t)) {
+      // Lowered as [batch, context, K/V, kv heads, head dim] (AttentionLowering.h).
+      states.push_back({argName, {2, kv.getShape()[0], kv.getShape()[1]},
+                        kv.getElementType().getIntOrFloatBitWidth() / 8,
+                        dtypeOf(kv.getElementType()), /*growsWithContext=*/true});
+      continue;
+    }
     if (auto c = dyn_cast<ssmc::ssm::ConvStateType>(t)) {
       shape = c.getShape();
       element = c.getElementType();
@@ -70,20 +83,11 @@ llvm::Expected<std::vector<ssmc::cpu::StateArg>> collectStates(ModuleOp module) 
     }
     if (!element.isF32())
       return llvm::createStringError("'" + argName + "': only f32 state is supported");
-    states.push_back({argName, std::vector<int64_t>(shape.begin(), shape.end()), 4, "f32"});
+    states.push_back({argName, std::vector<int64_t>(shape.begin(), shape.end()), 4, "f32", grows});
   }
   return states;
 }
 
-std::string dtypeOf(Type t) {
-  if (t.isF32())
-    return "f32";
-  if (t.isBF16())
-    return "bf16";
-  if (t.isF16())
-    return "f16";
-  return "unknown";
-}
 } // namespace
 
 int ssmc::driver::runCompile(int argc, char **argv) {
@@ -173,7 +177,8 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   if (emit == "asm" || emit == "obj")
     return writeOut(llvm::StringRef(code->data(), code->size()), emit == "asm");
 
-  std::string launch = ssmc::cpu::generateLaunchCode(*states, vocab, /*takesPositions=*/false);
+  bool takesPositions = llvm::any_of(*states, [](const auto &s) { return s.growsWithContext; });
+  std::string launch = ssmc::cpu::generateLaunchCode(*states, vocab, takesPositions);
   auto shared = ssmc::cpu::linkSharedObject(*target, *code, launch);
   if (!shared)
     return fail(llvm::toString(shared.takeError()));
@@ -193,9 +198,11 @@ int ssmc::driver::runCompile(int argc, char **argv) {
     ssmc::rt::StateSpec spec;
     spec.name = s.name;
     spec.dtype = s.dtype;
-    spec.perSequenceElements = 1;
+    uint64_t elems = 1;
     for (int64_t d : s.shape)
-      spec.perSequenceElements *= d;
+      elems *= d;
+    spec.growsWithContext = s.growsWithContext;
+    (s.growsWithContext ? spec.perTokenElements : spec.perSequenceElements) = elems;
     m.states.push_back(spec);
   }
   writer.setCode(std::vector<uint8_t>(shared->begin(), shared->end()));

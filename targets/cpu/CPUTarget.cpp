@@ -229,13 +229,14 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
        << "]; int64_t strides[" << r << "]; } memref" << r << ";\n";
   os << "\nstruct forward_results {\n  memref3 logits;\n";
   for (size_t i = 0; i < states.size(); ++i)
-    os << "  memref" << states[i].shape.size() + 1 << " state" << i << ";\n";
+    os << "  memref" << states[i].shape.size() + 1 + states[i].growsWithContext << " state" << i
+       << ";\n";
   os << "};\n\nextern void _mlir_ciface_forward(struct forward_results *, memref1 *weights, "
         "memref2 *ids, memref1 *lengths";
   if (takesPositions)
     os << ", memref1 *positions";
   for (size_t i = 0; i < states.size(); ++i)
-    os << ", memref" << states[i].shape.size() + 1 << " *state" << i;
+    os << ", memref" << states[i].shape.size() + 1 + states[i].growsWithContext << " *state" << i;
   os << ");\n\n";
   // MLIR lowers copies between dynamically shaped memrefs to a call to
   // `memrefCopy` (upstream's runner library, which a deployed artifact must not
@@ -284,8 +285,10 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
     int64_t elems = 1;
     for (int64_t d : st.shape)
       elems *= d;
-    int64_t rowBytes = elems * st.elementBytes;
-    size_t rank = st.shape.size() + 1;
+    std::string rowBytes = std::to_string(elems * st.elementBytes);
+    if (st.growsWithContext)
+      rowBytes = "(c->max_context * " + rowBytes + ")";
+    size_t rank = st.shape.size() + 1 + st.growsWithContext;
     os << "  /* " << st.name << " */\n"
        << "  memref" << rank << " state" << i << ";\n"
        << "  owned[" << i << "] = malloc((size_t)B * " << rowBytes << " + 1);\n"
@@ -297,8 +300,11 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
        << "  state" << i << ".allocated = state" << i << ".aligned = owned[" << i << "];\n"
        << "  state" << i << ".offset = 0;\n"
        << "  state" << i << ".sizes[0] = B;\n";
+    if (st.growsWithContext)
+      os << "  state" << i << ".sizes[1] = c->max_context;\n";
     for (size_t d = 0; d < st.shape.size(); ++d)
-      os << "  state" << i << ".sizes[" << d + 1 << "] = " << st.shape[d] << ";\n";
+      os << "  state" << i << ".sizes[" << d + 1 + st.growsWithContext << "] = " << st.shape[d]
+         << ";\n";
     os << "  set_contiguous(state" << i << ".sizes, state" << i << ".strides, " << rank << ");\n";
   }
   os << "  struct forward_results r;\n"
@@ -320,8 +326,12 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
     int64_t elems = 1;
     for (int64_t d : st.shape)
       elems *= d;
-    int64_t rowBytes = elems * st.elementBytes;
-    size_t rank = st.shape.size() + 1;
+    std::string rowElems = std::to_string(elems), rowBytes = std::to_string(elems * st.elementBytes);
+    if (st.growsWithContext) {
+      rowElems = "(c->max_context * " + rowElems + ")";
+      rowBytes = "(c->max_context * " + rowBytes + ")";
+    }
+    size_t rank = st.shape.size() + 1 + st.growsWithContext;
     os << "  {\n    int64_t expect[" << rank << "]; memcpy(expect, r.state" << i
        << ".sizes, sizeof expect);\n"
        << "    int64_t strides[" << rank << "]; set_contiguous(expect, strides, " << rank << ");\n"
@@ -329,7 +339,7 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
        << "    else for (int64_t b = 0; b < B; ++b)\n"
        << "      memcpy((char *)c->states[" << i << "] + (int64_t)c->slots[b] * " << rowBytes
        << ", (const char *)r.state" << i << ".aligned + (r.state" << i << ".offset + b * "
-       << elems << ") * " << st.elementBytes << ", " << rowBytes << ");\n  }\n";
+       << rowElems << ") * " << st.elementBytes << ", " << rowBytes << ");\n  }\n";
   }
   // Free what the model allocated (results it did not alias from inputs), once.
   os << "  void *freed[" << states.size() + 1 << "]; int nfreed = 0;\n"

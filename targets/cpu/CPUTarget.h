@@ -53,9 +53,12 @@ llvm::Expected<std::vector<char>> emitMachineCode(mlir::ModuleOp module,
 /// One recurrent-state argument of @forward, as the launch code sees it.
 struct StateArg {
   std::string name;
-  std::vector<int64_t> shape; ///< per sequence
+  std::vector<int64_t> shape; ///< per sequence; per token when growsWithContext
   unsigned elementBytes = 4;
   std::string dtype;          ///< "f32", ...
+  /// A KV cache: the tensor is [batch, max_context, shape...] and a runtime
+  /// row holds max_context tokens (runtime/include/ssmc/abi.h).
+  bool growsWithContext = false;
 };
 
 /// C source of the launch code: exports `ssmc_abi_version`, `ssmc_prefill`
