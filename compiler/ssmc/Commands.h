@@ -16,6 +16,7 @@ int runInspect(int argc, char **argv);   ///< ssmc inspect <dir|file>: tensors, 
 int runMakeModel(int argc, char **argv); ///< ssmc make-model --preset P | --family F ... -o dir
 int runCompile(int argc, char **argv);   ///< ssmc compile <dir> --target T -o model.ssmx
 int runRun(int argc, char **argv);       ///< ssmc run model.ssmx --prompt-ids ...
+int runBench(int argc, char **argv);     ///< ssmc bench model.ssmx --batch ... --prompt-len ...
 
 } // namespace ssmc::driver
 

@@ -27,6 +27,7 @@ const Command kCommands[] = {
     {"inspect", runInspect, "list the tensors of a checkpoint directory or weight file"},
     {"compile", runCompile, "compile a checkpoint directory into a deployable artifact (.ssmx)"},
     {"run", runRun, "generate tokens with a compiled artifact"},
+    {"bench", runBench, "prefill/decode throughput, memory and bandwidth of an artifact"},
     {"make-model", runMakeModel,
      "write a checkpoint directory of any family with seeded random weights"},
 };
