@@ -100,6 +100,21 @@ std::optional<int64_t> parsePositive(StringRef text) {
   return v;
 }
 
+/// The shape override flags, each setting one positive integer of Options.
+std::optional<int64_t> Options::*shapeFlag(StringRef flag) {
+  static const std::pair<StringRef, std::optional<int64_t> Options::*> kFlags[] = {
+      {"--d-model", &Options::dModel},   {"--n-layer", &Options::nLayer},
+      {"--vocab", &Options::vocab},      {"--intermediate", &Options::intermediate},
+      {"--heads", &Options::heads},      {"--kv-heads", &Options::kvHeads},
+      {"--head-dim", &Options::headDim}, {"--groups", &Options::groups},
+      {"--d-state", &Options::dState},   {"--chunk-size", &Options::chunkSize},
+  };
+  for (const auto &[name, field] : kFlags)
+    if (flag == name)
+      return field;
+  return nullptr;
+}
+
 /// Parses argv into `opts`; returns an error message or "".
 std::string parseArgs(int argc, char **argv, Options &opts) {
   for (int i = 1; i < argc; ++i) {
@@ -169,26 +184,8 @@ std::string parseArgs(int argc, char **argv, Options &opts) {
       err = positive(mb);
       if (mb)
         opts.shardSizeMB = uint64_t(*mb);
-    } else if (flag == "--d-model") {
-      err = positive(opts.dModel);
-    } else if (flag == "--n-layer") {
-      err = positive(opts.nLayer);
-    } else if (flag == "--vocab") {
-      err = positive(opts.vocab);
-    } else if (flag == "--intermediate") {
-      err = positive(opts.intermediate);
-    } else if (flag == "--heads") {
-      err = positive(opts.heads);
-    } else if (flag == "--kv-heads") {
-      err = positive(opts.kvHeads);
-    } else if (flag == "--head-dim") {
-      err = positive(opts.headDim);
-    } else if (flag == "--groups") {
-      err = positive(opts.groups);
-    } else if (flag == "--d-state") {
-      err = positive(opts.dState);
-    } else if (flag == "--chunk-size") {
-      err = positive(opts.chunkSize);
+    } else if (std::optional<int64_t> Options::*field = shapeFlag(flag)) {
+      err = positive(opts.*field);
     } else if (flag == "--tie" || flag == "--untie") {
       if (opts.tie && *opts.tie != (flag == "--tie"))
         err = "--tie and --untie contradict each other";
