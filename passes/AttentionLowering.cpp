@@ -81,22 +81,6 @@ SmallVector<double> ropeFrequencies(RopeAttr rope) {
   return freqs;
 }
 
-/// A `linalg.generic` writing into `inits` (maps: one per input, then one per
-/// init), parallel except for the loops listed in `reductions`.
-ValueRange buildGeneric(OpBuilder &b, Location loc, ValueRange inputs, ValueRange inits,
-                        ArrayRef<AffineMap> maps, ArrayRef<int64_t> reductions,
-                        function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)> body) {
-  SmallVector<utils::IteratorType> iterators(maps.front().getNumDims(),
-                                             utils::IteratorType::parallel);
-  for (int64_t d : reductions)
-    iterators[d] = utils::IteratorType::reduction;
-  return linalg::GenericOp::create(b, loc, TypeRange(inits), inputs, inits, maps, iterators,
-                                   [&](OpBuilder &nb, Location l, ValueRange args) {
-                                     linalg::YieldOp::create(nb, l, body(nb, l, args));
-                                   })
-      .getResults();
-}
-
 /// The map from `loops` loops to the listed loop dims.
 AffineMap dimsMap(MLIRContext *ctx, unsigned loops, ArrayRef<unsigned> dims) {
   SmallVector<AffineExpr> exprs;

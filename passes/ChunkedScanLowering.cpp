@@ -51,35 +51,6 @@ using namespace ssmc::ssm;
 
 namespace {
 
-/// A `linalg.generic` with result `init` (its maps: the inputs', then the
-/// output's). Loops listed in `reductions` are reductions, the rest parallel;
-/// `body` gets the input scalars followed by the current output scalar.
-Value genericInto(OpBuilder &b, Location loc, ValueRange inputs, Value init,
-                  ArrayRef<AffineMap> maps, ArrayRef<unsigned> reductions, ScalarFn body) {
-  SmallVector<utils::IteratorType> iterators(maps.front().getNumDims(),
-                                             utils::IteratorType::parallel);
-  for (unsigned d : reductions)
-    iterators[d] = utils::IteratorType::reduction;
-  auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps, iterators,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        linalg::YieldOp::create(nb, l, body(nb, l, args));
-      });
-  return generic.getResult(0);
-}
-
-/// The converted state (batch dynamic) cast to the batch size of `like`, so
-/// that a static batch elsewhere never meets the dynamic one in one op.
-Value matchBatch(OpBuilder &b, Location loc, Value state, Value like) {
-  auto type = cast<RankedTensorType>(state.getType());
-  int64_t batch = cast<RankedTensorType>(like.getType()).getDimSize(0);
-  if (type.getDimSize(0) == batch)
-    return state;
-  SmallVector<int64_t> shape(type.getShape());
-  shape[0] = batch;
-  return tensor::CastOp::create(b, loc, type.clone(shape), state);
-}
-
 /// `seq[:, start : start + size]` for a `B x L x ...` tensor.
 Value sliceChunk(OpBuilder &b, Location loc, Value seq, Value start, OpFoldResult size) {
   int64_t rank = cast<RankedTensorType>(seq.getType()).getRank();
@@ -152,7 +123,7 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   // Step 0: padding positions get log_a = 0 and no input (see file comment).
   SmallVector<AffineExpr> d3 = dims(3), d4 = dims(4), d5 = dims(5);
   SmallVector<OpFoldResult> seqH = {batch, q, hSize}, seqHP = {batch, q, hSize, pSize};
-  Value logA = genericInto(
+  Value logA = buildGenericInto(
       b, loc, ValueRange{in.logA, in.lengths}, empty(seqH, f32),
       {map(3, d3), map(3, {d3[0]}), map(3, d3)}, {},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
@@ -169,7 +140,7 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
     uMaps.push_back(map(4, {d4[0], d4[1], d4[2]}));
   }
   uMaps.push_back(map(4, d4));
-  Value u = genericInto(b, loc, uInputs, empty(seqHP, f32), uMaps, {},
+  Value u = buildGenericInto(b, loc, uInputs, empty(seqHP, f32), uMaps, {},
                         [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                           Value v = castFloat(nb, l, args[0], f32);
                           if (in.dt)
@@ -179,14 +150,14 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
                         });
 
   // Step 0: Acum[b,l,h] = sum_{k<=l} log_a[b,k,h] over loops (b, l, h, k).
-  Value acum = genericInto(b, loc, ValueRange{logA}, zeros(seqH),
+  Value acum = buildGenericInto(b, loc, ValueRange{logA}, zeros(seqH),
                            {map(4, {d4[0], d4[3], d4[2]}), map(4, {d4[0], d4[1], d4[2]})}, {3},
                            [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                              return arith::SelectOp::create(nb, l, notAfter(nb, l, 3, 1),
                                                             add(nb, l, args[1], args[0]), args[1]);
                            });
   // Acum[q-1], the whole chunk's log decay, as a reduction (q may be dynamic).
-  Value total = genericInto(b, loc, ValueRange{logA}, zeros({batch, hSize}),
+  Value total = buildGenericInto(b, loc, ValueRange{logA}, zeros({batch, hSize}),
                             {map(3, {d3[0], d3[2], d3[1]}), map(3, {d3[0], d3[1]})}, {2},
                             [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                               return add(nb, l, args[1], args[0]);
@@ -194,7 +165,7 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
 
   // Step 1: CB[b,l,s,h] = C[b,l,h/rc] . B[b,s,h/rb] over loops (b, l, s, h, n),
   // float32 like the production kernel's C B^T.
-  Value cb = genericInto(
+  Value cb = buildGenericInto(
       b, loc, ValueRange{in.cMat, in.bMat}, zeros({batch, q, q, hSize}),
       {map(5, {d5[0], d5[1], d5[3].floorDiv(rc), d5[4]}),
        map(5, {d5[0], d5[2], d5[3].floorDiv(rb), d5[4]}), map(5, {d5[0], d5[1], d5[2], d5[3]})},
@@ -204,7 +175,7 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
       });
   // Step 1: times the decay matrix exp(segsum(log_a)), lower triangle only;
   // the s > l entries are selected to 0 before any exp could overflow.
-  Value weights = genericInto(
+  Value weights = buildGenericInto(
       b, loc, ValueRange{acum, acum}, cb,
       {map(4, {d4[0], d4[1], d4[3]}), map(4, {d4[0], d4[2], d4[3]}), map(4, d4)}, {},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
@@ -218,7 +189,7 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
         return arith::SelectOp::create(nb, l, causal, weighted, zero);
       });
   // Step 1: Y_diag[b,l,h,p] = sum_s weights[b,l,s,h] u[b,s,h,p] over (b, l, h, p, s).
-  Value yDiag = genericInto(
+  Value yDiag = buildGenericInto(
       b, loc, ValueRange{weights, u}, zeros(seqHP),
       {map(5, {d5[0], d5[1], d5[4], d5[2]}), map(5, {d5[0], d5[4], d5[2], d5[3]}),
        map(5, {d5[0], d5[1], d5[2], d5[3]})},
@@ -227,7 +198,7 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
       });
 
   // Step 4: S_enter . C_l over (b, l, h, p, n); scaled by exp(Acum[l]) below.
-  Value stateC = genericInto(
+  Value stateC = buildGenericInto(
       b, loc, ValueRange{in.cMat, state}, zeros(seqHP),
       {map(5, {d5[0], d5[1], d5[2].floorDiv(rc), d5[4]}), map(5, {d5[0], d5[2], d5[3], d5[4]}),
        map(5, {d5[0], d5[1], d5[2], d5[3]})},
@@ -243,7 +214,7 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
     yMaps.push_back(map(4, {d4[0], d4[1], d4[2].floorDiv(rx), d4[3]}));
   }
   yMaps.push_back(map(4, d4));
-  Value y = genericInto(b, loc, yInputs, empty(seqHP, resultElement), yMaps, {},
+  Value y = buildGenericInto(b, loc, yInputs, empty(seqHP, resultElement), yMaps, {},
                         [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                           Value v = add(nb, l, args[0], mul(nb, l, expOf(nb, l, args[2]), args[1]));
                           if (in.skip)
@@ -256,20 +227,20 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   // Steps 2-3: the state leaving the chunk. First the entering state decayed
   // over the whole chunk (exp(Acum[q-1]) S_enter), written over S_enter: it
   // is S_enter's last use, so the carried state stays in one buffer.
-  Value decayed = genericInto(b, loc, ValueRange{total}, state,
+  Value decayed = buildGenericInto(b, loc, ValueRange{total}, state,
                               {map(4, {d4[0], d4[1]}), map(4, d4)}, {},
                               [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                                 return mul(nb, l, expOf(nb, l, args[0]), args[1]);
                               });
   // decay_states[b,l,h] = exp(Acum[q-1] - Acum[l]), once per token and head
   // rather than once per state element.
-  Value toEnd = genericInto(b, loc, ValueRange{total, acum}, empty(seqH, f32),
+  Value toEnd = buildGenericInto(b, loc, ValueRange{total, acum}, empty(seqH, f32),
                             {map(3, {d3[0], d3[2]}), map(3, d3), map(3, d3)}, {},
                             [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                               return expOf(nb, l, subf(nb, l, args[0], args[1]));
                             });
   // S_exit[b,h,p,n] += sum_l toEnd[b,l,h] u[b,l,h,p] B[b,l,h/rb,n] over (b, h, p, n, l).
-  Value newState = genericInto(
+  Value newState = buildGenericInto(
       b, loc, ValueRange{toEnd, u, in.bMat}, decayed,
       {map(5, {d5[0], d5[4], d5[1]}), map(5, {d5[0], d5[4], d5[1], d5[2]}),
        map(5, {d5[0], d5[4], d5[1].floorDiv(rb), d5[3]}), map(5, {d5[0], d5[1], d5[2], d5[3]})},
@@ -288,7 +259,7 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
     Type resultElement = resultType.getElementType();
     Value x = adaptor.getX();
-    Value state = matchBatch(rewriter, loc, adaptor.getState(), x);
+    Value state = refineBatch(rewriter, loc, adaptor.getState(), x);
     auto stateTensorType = cast<RankedTensorType>(state.getType());
 
     SmallVector<OpFoldResult> xSizes = tensor::getMixedSizes(rewriter, loc, x);

@@ -157,3 +157,38 @@ Value buildProjection(OpBuilder &b, Location loc, Value input, Value weight,
 }
 
 } // namespace ssmc
+
+ValueRange ssmc::buildGeneric(
+    OpBuilder &b, Location loc, ValueRange inputs, ValueRange inits, ArrayRef<AffineMap> maps,
+    ArrayRef<int64_t> reductions,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, ValueRange)> body) {
+  SmallVector<utils::IteratorType> iterators(maps.front().getNumDims(),
+                                             utils::IteratorType::parallel);
+  for (int64_t d : reductions)
+    iterators[d] = utils::IteratorType::reduction;
+  return linalg::GenericOp::create(b, loc, TypeRange(inits), inputs, inits, maps, iterators,
+                                   [&](OpBuilder &nb, Location l, ValueRange args) {
+                                     linalg::YieldOp::create(nb, l, body(nb, l, args));
+                                   })
+      .getResults();
+}
+
+Value ssmc::buildGenericInto(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+                             ArrayRef<AffineMap> maps, ArrayRef<int64_t> reductions,
+                             ScalarFn body) {
+  return buildGeneric(b, loc, inputs, ValueRange{init}, maps, reductions,
+                      [&](OpBuilder &nb, Location l, ValueRange args) {
+                        return SmallVector<Value>{body(nb, l, args)};
+                      })
+      .front();
+}
+
+Value ssmc::refineBatch(OpBuilder &b, Location loc, Value state, Value like) {
+  auto stateType = cast<RankedTensorType>(state.getType());
+  int64_t batch = cast<RankedTensorType>(like.getType()).getDimSize(0);
+  if (stateType.getDimSize(0) == batch)
+    return state;
+  SmallVector<int64_t> shape(stateType.getShape());
+  shape[0] = batch;
+  return tensor::CastOp::create(b, loc, stateType.clone(shape), state);
+}

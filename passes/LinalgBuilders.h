@@ -61,6 +61,27 @@ mlir::Value buildLastDimSum(mlir::OpBuilder &b, mlir::Location loc, mlir::Value 
 mlir::Value buildProjection(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input,
                             mlir::Value weight, mlir::RankedTensorType resultType);
 
+/// A `linalg.generic` writing into `inits` (maps: one per input, then one per
+/// init), parallel except for the loop dims listed in `reductions`; `body`
+/// gets the input scalars followed by the current output scalars.
+mlir::ValueRange
+buildGeneric(mlir::OpBuilder &b, mlir::Location loc, mlir::ValueRange inputs,
+             mlir::ValueRange inits, llvm::ArrayRef<mlir::AffineMap> maps,
+             llvm::ArrayRef<int64_t> reductions,
+             llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::OpBuilder &, mlir::Location,
+                                                               mlir::ValueRange)>
+                 body);
+
+/// buildGeneric with a single init and a single yielded value.
+mlir::Value buildGenericInto(mlir::OpBuilder &b, mlir::Location loc, mlir::ValueRange inputs,
+                             mlir::Value init, llvm::ArrayRef<mlir::AffineMap> maps,
+                             llvm::ArrayRef<int64_t> reductions, ScalarFn body);
+
+/// The converted state (batch dynamic) cast to the batch size of `like`, so
+/// that a static batch elsewhere never meets the dynamic one in one op.
+mlir::Value refineBatch(mlir::OpBuilder &b, mlir::Location loc, mlir::Value state,
+                        mlir::Value like);
+
 } // namespace ssmc
 
 #endif // SSMC_PASSES_LINALGBUILDERS_H

@@ -61,19 +61,6 @@ OpFoldResult addToSize(OpBuilder &b, Location loc, OpFoldResult size, int64_t de
   return arith::AddIOp::create(b, loc, cast<Value>(size), constant).getResult();
 }
 
-/// `state` (a converted state, batch dynamic) with its batch dimension
-/// refined to that of `like`, so that a static batch of the op's other
-/// operands and the dynamic one of the state never meet in one tensor op.
-Value refineBatch(OpBuilder &b, Location loc, Value state, Value like) {
-  auto stateType = cast<RankedTensorType>(state.getType());
-  int64_t batch = cast<RankedTensorType>(like.getType()).getDimSize(0);
-  if (stateType.getDimSize(0) == batch)
-    return state;
-  SmallVector<int64_t> shape(stateType.getShape());
-  shape[0] = batch;
-  return tensor::CastOp::create(b, loc, stateType.clone(shape), state);
-}
-
 /// `v` with its elements converted to `elementType` (no-op when they are).
 Value convertElements(OpBuilder &b, Location loc, Value v, Type elementType) {
   if (cast<RankedTensorType>(v.getType()).getElementType() == elementType)
@@ -82,22 +69,6 @@ Value convertElements(OpBuilder &b, Location loc, Value v, Type elementType) {
                           [&](OpBuilder &nb, Location l, ValueRange args) {
                             return castFloat(nb, l, args[0], elementType);
                           });
-}
-
-/// A `linalg.generic` writing into `init` (maps: one per input, then the
-/// output's), all loops parallel except those listed in `reductions`.
-Value buildGenericInto(OpBuilder &b, Location loc, ValueRange inputs, Value init,
-                       ArrayRef<AffineMap> maps, ArrayRef<int64_t> reductions, ScalarFn body) {
-  unsigned loops = maps.front().getNumDims();
-  SmallVector<utils::IteratorType> iterators(loops, utils::IteratorType::parallel);
-  for (int64_t d : reductions)
-    iterators[d] = utils::IteratorType::reduction;
-  return linalg::GenericOp::create(b, loc, TypeRange{init.getType()}, inputs, ValueRange{init},
-                                   maps, iterators,
-                                   [&](OpBuilder &nb, Location l, ValueRange args) {
-                                     linalg::YieldOp::create(nb, l, body(nb, l, args));
-                                   })
-      .getResult(0);
 }
 
 /// `act(acc + bias)` rounded to `elementType`, with `bias : C` broadcast
