@@ -224,8 +224,7 @@ int ssmc::driver::runRun(int argc, char **argv) {
     llvm::raw_fd_ostream os(logitsOut, ec, llvm::sys::fs::OF_Text);
     if (ec)
       return cleanupFail("cannot write '" + logitsOut + "': " + ec.message());
-    auto writeSeq = [&](int32_t i, bool nested) {
-      (void)nested;
+    auto writeSeq = [&](int32_t i) {
       os << "[";
       for (size_t k = 0; k < trace[i].size(); ++k) {
         os << (k ? ", [" : "[");
@@ -260,7 +259,7 @@ int ssmc::driver::runRun(int argc, char **argv) {
     for (int32_t i = 0; i < n; ++i) {
       if (i)
         os << ", ";
-      writeSeq(i, n > 1);
+      writeSeq(i);
     }
     if (n > 1)
       os << "]";

@@ -207,6 +207,19 @@ llvm::Expected<std::vector<char>> ssmc::cpu::emitMachineCode(ModuleOp module,
   return std::vector<char>(buffer.begin(), buffer.end());
 }
 
+namespace {
+/// C expression for the size of one state row (one sequence) in units of
+/// `unit` bytes per element: constant, or scaled by the call's max_context
+/// for a KV cache.
+std::string rowExpr(const StateArg &state, int64_t unit) {
+  int64_t perRow = unit;
+  for (int64_t d : state.shape)
+    perRow *= d;
+  std::string expr = std::to_string(perRow);
+  return state.growsWithContext ? "(c->max_context * " + expr + ")" : expr;
+}
+} // namespace
+
 std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, int64_t vocab,
                                           bool takesPositions) {
   std::string s;
@@ -282,12 +295,7 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
   os << "  void *owned[" << std::max<size_t>(states.size(), 1) << "] = {0};\n";
   for (size_t i = 0; i < states.size(); ++i) {
     const StateArg &st = states[i];
-    int64_t elems = 1;
-    for (int64_t d : st.shape)
-      elems *= d;
-    std::string rowBytes = std::to_string(elems * st.elementBytes);
-    if (st.growsWithContext)
-      rowBytes = "(c->max_context * " + rowBytes + ")";
+    std::string rowBytes = rowExpr(st, st.elementBytes);
     size_t rank = st.shape.size() + 1 + st.growsWithContext;
     os << "  /* " << st.name << " */\n"
        << "  memref" << rank << " state" << i << ";\n"
@@ -323,14 +331,7 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
   // New states back into their rows; the result must be contiguous rows.
   for (size_t i = 0; i < states.size(); ++i) {
     const StateArg &st = states[i];
-    int64_t elems = 1;
-    for (int64_t d : st.shape)
-      elems *= d;
-    std::string rowElems = std::to_string(elems), rowBytes = std::to_string(elems * st.elementBytes);
-    if (st.growsWithContext) {
-      rowElems = "(c->max_context * " + rowElems + ")";
-      rowBytes = "(c->max_context * " + rowBytes + ")";
-    }
+    std::string rowElems = rowExpr(st, 1), rowBytes = rowExpr(st, st.elementBytes);
     size_t rank = st.shape.size() + 1 + st.growsWithContext;
     os << "  {\n    int64_t expect[" << rank << "]; memcpy(expect, r.state" << i
        << ".sizes, sizeof expect);\n"
