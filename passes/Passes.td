@@ -41,8 +41,8 @@ def ConvertSSMToLinalg : Pass<"convert-ssm-to-linalg"> {
     gathered at `lengths`), `ssm.causal_conv1d_step` (shift, append,
     reduce), `ssm.selective_scan` and `ssm.state_update` (an `scf.for` over
     time carrying the float32 state; padding tokens leave it unchanged).
-    `ssm.chunked_scan` currently takes the same recurrent lowering and ignores
-    `chunk`; the tiled SSD algorithm (spec 1.6) is future work.
+    `ssm.chunked_scan` becomes the chunked SSD algorithm of spec 1.6 with
+    the op's `chunk` length (ChunkedScanLowering.cpp).
 
     Quantized weights and `ssm.attention` are left for later passes; the
     latter reads and writes its `kv_cache` through
@@ -72,6 +72,50 @@ def SSMBindWeights : Pass<"ssm-bind-weights", "::mlir::ModuleOp"> {
                         "byte alignment of each weight in the section">];
   let dependentDialects = ["::mlir::memref::MemRefDialect",
                            "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def SSMVectorizeProjections : Pass<"ssm-vectorize-projections"> {
+  let summary = "Register-blocked, vectorized, task-parallel projections on buffers";
+  let description = [{
+    Rewrites each projection `out[b.., n] += x[b.., k] * w[n, k]` (the
+    linalg.generic that `ssm.linear` and `ssm.lm_head` lower to, after
+    bufferization) into an `scf.parallel` over tasks of weight rows, each a
+    loop over tiles of `tile-rows` activation rows and, inside, register
+    blocks of `rows` activation rows by `cols` weight rows with one
+    `vector<vector-width x f32>` accumulator per pair along k, reduced once.
+    Half-precision weights are widened in registers (bf16 by a shift);
+    activations are made f32 and contiguous once. Projections whose shapes do
+    not fit (k not a multiple of `vector-width`, a weight row that is not
+    contiguous) are left unchanged. The chosen numbers are the target's (see
+    targets/cpu): register count and vector width decide `rows` x `cols`.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", "8", "f32 lanes per vector register">,
+    Option<"rows", "rows", "int64_t", "4", "activation rows per register block">,
+    Option<"cols", "cols", "int64_t", "3", "weight rows per register block">,
+    Option<"tileRows", "tile-rows", "int64_t", "64", "activation rows per cache tile">,
+    Option<"taskBlocks", "task-blocks", "int64_t", "16",
+           "most register blocks of weight rows per parallel task">,
+  ];
+  let dependentDialects = ["::mlir::vector::VectorDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"];
+}
+
+def SSMOutlineParallelLoops : Pass<"ssm-outline-parallel-loops", "::mlir::ModuleOp"> {
+  let summary = "Run one-dimensional scf.parallel loops on the runtime's threads";
+  let description = [{
+    Outlines the body of each outermost one-dimensional `scf.parallel` (on
+    buffers, without reductions) into a function `(ctx, begin, end)` that runs
+    iterations [begin, end) in order, stores the captured values in a stack
+    record (a memref as its descriptor fields, a scalar as 64 bits) and
+    replaces the loop by `call @ssmc_parallel_for(n, body, ctx)`. The target's
+    launch code defines `ssmc_parallel_for` on top of the runtime's
+    `parallel_for` (runtime/include/ssmc/abi.h). Loops whose captures cannot
+    be passed stay as they are (serial).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect", "::mlir::memref::MemRefDialect",
                            "::mlir::arith::ArithDialect"];
 }
 

@@ -77,6 +77,7 @@ void ssmc::registerSSMCPasses() {
   mlir::registerConvertControlFlowToLLVMPass();
   mlir::registerArithToLLVMConversionPass();
   mlir::registerConvertMathToLLVMPass();
+  mlir::registerConvertVectorToLLVMPass();
   mlir::registerConvertMathToLibmPass();
   mlir::registerReconcileUnrealizedCastsPass();
 }

@@ -42,9 +42,11 @@ constexpr const char *kPipeline =
     "canonicalize, cse, "
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map}, "
-    "buffer-deallocation-pipeline, convert-bufferization-to-memref, convert-linalg-to-loops, expand-strided-metadata, "
-    "lower-affine, convert-scf-to-cf, arith-expand{include-bf16=true}, convert-math-to-llvm, "
-    "convert-arith-to-llvm, "
+    "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
+    "ssm-vectorize-projections, ssm-outline-parallel-loops, "
+    "convert-linalg-to-loops, expand-strided-metadata, "
+    "lower-affine, convert-scf-to-cf, arith-expand{include-bf16=true}, "
+    "convert-vector-to-llvm, convert-math-to-llvm, convert-arith-to-llvm, "
     "finalize-memref-to-llvm, convert-cf-to-llvm, convert-func-to-llvm, convert-ub-to-llvm, "
     "reconcile-unrealized-casts";
 
@@ -280,6 +282,21 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
         "             : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);\n"
         "  __bf16 r; memcpy(&r, &h, 2); return r;\n"
         "}\n\n";
+  // Parallel loops of the model (ssm-outline-parallel-loops) run on the
+  // runtime's threads; the call being served is per calling thread.
+  os << "typedef void (*ssmc_parallel_body)(void *, int64_t, int64_t);\n"
+        "struct ssmc_parallel {\n"
+        "  void (*parallel_for)(void *, int64_t, ssmc_parallel_body, void *);\n"
+        "  void *pool; int32_t num_threads;\n"
+        "};\n"
+        "static _Thread_local const ssmc_parallel *current_parallel;\n"
+        "__attribute__((visibility(\"hidden\")))\n"
+        "void ssmc_parallel_for(int64_t n, ssmc_parallel_body body, void *ctx) {\n"
+        "  const ssmc_parallel *p = current_parallel;\n"
+        "  if (n <= 0) return;\n"
+        "  if (!p || !p->parallel_for || p->num_threads <= 1 || n == 1) { body(ctx, 0, n); return; }\n"
+        "  p->parallel_for(p->pool, n, body, ctx);\n"
+        "}\n\n";
   os << "static void set_contiguous(int64_t *sizes, int64_t *strides, int rank) {\n"
         "  int64_t stride = 1;\n"
         "  for (int d = rank - 1; d >= 0; --d) { strides[d] = stride; stride *= sizes[d]; }\n"
@@ -287,6 +304,7 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
   os << "static int32_t run_forward(const ssmc_call *c) {\n"
         "  const int64_t B = c->batch, L = c->seq_len, V = " << vocab << ";\n"
         "  int32_t status = 0;\n"
+        "  current_parallel = c->parallel;\n"
         "  memref1 weights = {(void *)c->weights, (void *)c->weights, 0, {INT64_MAX / 2}, {1}};\n"
         "  memref2 ids = {(void *)c->tokens, (void *)c->tokens, 0, {B, L}, {L, 1}};\n"
         "  memref1 lengths = {(void *)c->lengths, (void *)c->lengths, 0, {B}, {1}};\n";
