@@ -1,12 +1,14 @@
 //===- OutlineParallelLoops.cpp - scf.parallel onto the runtime's threads -===//
 //
 // The runtime owns the threads (runtime/include/ssmc/abi.h: `parallel_for`
-// runs `body(ctx, begin, end)` over disjoint ranges). This pass makes a
-// one-dimensional `scf.parallel` on buffers use them: the loop body becomes a
-// function `(ctx, begin, end)` running iterations [begin, end) in order, the
-// values it captures are written into a stack record `ctx` (a memref as its
-// descriptor fields, a scalar as 64 bits), and the loop itself becomes a call
-// to `@ssmc_parallel_for(n, body, ctx)`, which the target's launch code
+// runs `body(ctx, begin, end)` over disjoint ranges). This pass makes an
+// `scf.parallel` on buffers use them: the loop body becomes a function
+// `(ctx, begin, end)` running iterations [begin, end) of the loop's outer
+// dimensions (linearized; the innermost dimension of a multi-dimensional loop
+// stays a serial inner loop so it can still be vectorized), the values it
+// captures are written into a stack record `ctx` (a memref as its descriptor
+// fields, a scalar as 64 bits), and the loop itself becomes a call to
+// `@ssmc_parallel_for(n, body, ctx)`, which the target's launch code
 // provides. A loop whose captures cannot be passed this way, or that is
 // nested in another parallel loop, stays an `scf.parallel` and runs serially.
 //
@@ -19,6 +21,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/StringMap.h"
 
 namespace ssmc {
 #define GEN_PASS_DEF_SSMOUTLINEPARALLELLOOPS
@@ -90,8 +93,7 @@ struct SSMOutlineParallelLoopsPass
 
     SmallVector<scf::ParallelOp> loops;
     module.walk([&](scf::ParallelOp loop) {
-      if (loop->getParentOfType<scf::ParallelOp>() || loop.getNumLoops() != 1 ||
-          loop.getNumResults() != 0)
+      if (loop->getParentOfType<scf::ParallelOp>() || loop.getNumResults() != 0)
         return;
       loops.push_back(loop);
     });
@@ -108,15 +110,30 @@ struct SSMOutlineParallelLoopsPass
       symbols.insert(decl);
     }
 
-    unsigned counter = 0;
+    llvm::StringMap<unsigned> counters; // per function, for readable names
     for (scf::ParallelOp loop : loops) {
       Location loc = loop.getLoc();
       llvm::SetVector<Value> captured;
       getUsedValuesDefinedAbove(loop.getRegion(), captured);
       // The bounds travel in the record as well.
-      Value lb = loop.getLowerBound()[0], step = loop.getStep()[0];
-      captured.insert(lb);
-      captured.insert(step);
+      for (Value bound : loop.getLowerBound())
+        captured.insert(bound);
+      for (Value bound : loop.getUpperBound())
+        captured.insert(bound);
+      for (Value bound : loop.getStep())
+        captured.insert(bound);
+      // Constants are re-created in the body, not passed: LLVM then sees
+      // constant strides and trip counts there.
+      SmallVector<Operation *> constants;
+      llvm::SetVector<Value> passed;
+      for (Value v : captured) {
+        Operation *def = v.getDefiningOp();
+        if (def && def->hasTrait<OpTrait::ConstantLike>() && def->getNumResults() == 1)
+          constants.push_back(def);
+        else
+          passed.insert(v);
+      }
+      captured = std::move(passed);
       int64_t fields = 0;
       bool passable = true;
       for (Value v : captured) {
@@ -160,15 +177,25 @@ struct SSMOutlineParallelLoopsPass
         }
         store(toI64(b, loc, v));
       }
-      Value ub = loop.getUpperBound()[0];
-      Value span = arith::SubIOp::create(b, loc, ub, lb);
-      Value trips = arith::CeilDivSIOp::create(b, loc, span, step);
-      Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-      trips = arith::MaxSIOp::create(b, loc, trips, zero);
+      // Threads split the outer dimensions (all but the innermost of a
+      // multi-dimensional loop, which stays a serial inner loop that LLVM can
+      // vectorize), linearized.
+      unsigned dims = loop.getNumLoops();
+      unsigned outer = dims == 1 ? 1 : dims - 1;
+      auto tripCount = [&](OpBuilder &tb, IRMapping *map, unsigned d) -> Value {
+        auto get = [&](Value v) { return map ? map->lookup(v) : v; };
+        Value span = arith::SubIOp::create(tb, loc, get(loop.getUpperBound()[d]),
+                                           get(loop.getLowerBound()[d]));
+        Value trips = arith::CeilDivSIOp::create(tb, loc, span, get(loop.getStep()[d]));
+        return arith::MaxSIOp::create(tb, loc, trips, arith::ConstantIndexOp::create(tb, loc, 0));
+      };
+      Value trips = tripCount(b, nullptr, 0);
+      for (unsigned d = 1; d < outer; ++d)
+        trips = arith::MulIOp::create(b, loc, trips, tripCount(b, nullptr, d));
 
       // Callee: rebuild the captures, then the iterations [begin, end).
       std::string name =
-          (parent.getName() + "_parallel_" + llvm::Twine(counter++)).str();
+          (parent.getName() + "_parallel_" + llvm::Twine(counters[parent.getName()]++)).str();
       mb.setInsertionPointToEnd(module.getBody());
       auto body = func::FuncOp::create(mb, loc, name, bodyType);
       body.setPrivate();
@@ -183,6 +210,8 @@ struct SSMOutlineParallelLoopsPass
         return LLVM::LoadOp::create(cb, loc, i64, slot);
       };
       IRMapping mapping;
+      for (Operation *constant : constants)
+        cb.clone(*constant, mapping);
       for (Value v : captured) {
         auto memref = dyn_cast<MemRefType>(v.getType());
         if (!memref) {
@@ -220,11 +249,26 @@ struct SSMOutlineParallelLoopsPass
       func::ReturnOp::create(cb, loc);
       {
         OpBuilder ib = OpBuilder::atBlockBegin(serial.getBody());
-        Value i = serial.getInductionVar();
-        Value iv = arith::AddIOp::create(
-            ib, loc, mapping.lookup(lb),
-            arith::MulIOp::create(ib, loc, i, mapping.lookup(step)));
-        mapping.map(loop.getInductionVars()[0], iv);
+        Value linear = serial.getInductionVar();
+        for (int d = static_cast<int>(outer) - 1; d >= 0; --d) {
+          Value position = linear;
+          if (d > 0) {
+            Value count = tripCount(ib, &mapping, d);
+            position = arith::RemUIOp::create(ib, loc, linear, count);
+            linear = arith::DivUIOp::create(ib, loc, linear, count);
+          }
+          Value iv = arith::AddIOp::create(
+              ib, loc, mapping.lookup(loop.getLowerBound()[d]),
+              arith::MulIOp::create(ib, loc, position, mapping.lookup(loop.getStep()[d])));
+          mapping.map(loop.getInductionVars()[d], iv);
+        }
+        if (dims > 1) {
+          auto inner = scf::ForOp::create(ib, loc, mapping.lookup(loop.getLowerBound()[dims - 1]),
+                                          mapping.lookup(loop.getUpperBound()[dims - 1]),
+                                          mapping.lookup(loop.getStep()[dims - 1]));
+          mapping.map(loop.getInductionVars()[dims - 1], inner.getInductionVar());
+          ib.setInsertionPointToStart(inner.getBody());
+        }
         for (Operation &op : loop.getBody()->without_terminator())
           ib.clone(op, mapping);
       }

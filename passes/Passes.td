@@ -103,16 +103,19 @@ def SSMVectorizeProjections : Pass<"ssm-vectorize-projections"> {
 }
 
 def SSMOutlineParallelLoops : Pass<"ssm-outline-parallel-loops", "::mlir::ModuleOp"> {
-  let summary = "Run one-dimensional scf.parallel loops on the runtime's threads";
+  let summary = "Run scf.parallel loops on the runtime's threads";
   let description = [{
-    Outlines the body of each outermost one-dimensional `scf.parallel` (on
-    buffers, without reductions) into a function `(ctx, begin, end)` that runs
-    iterations [begin, end) in order, stores the captured values in a stack
-    record (a memref as its descriptor fields, a scalar as 64 bits) and
-    replaces the loop by `call @ssmc_parallel_for(n, body, ctx)`. The target's
-    launch code defines `ssmc_parallel_for` on top of the runtime's
-    `parallel_for` (runtime/include/ssmc/abi.h). Loops whose captures cannot
-    be passed stay as they are (serial).
+    Outlines the body of each outermost `scf.parallel` (on buffers, without
+    reductions) into a function `(ctx, begin, end)` that runs iterations
+    [begin, end) of its outer dimensions, linearized, in order (the innermost
+    dimension of a multi-dimensional loop stays a serial inner loop, for
+    vectorization); stores the captured values in a stack record (a memref as
+    its descriptor fields, a scalar as 64 bits; constants are re-created in
+    the body instead) and replaces the loop by
+    `call @ssmc_parallel_for(n, body, ctx)`. The target's launch code defines
+    `ssmc_parallel_for` on top of the runtime's `parallel_for`
+    (runtime/include/ssmc/abi.h). Loops whose captures cannot be passed stay
+    as they are (serial).
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::func::FuncDialect",
                            "::mlir::scf::SCFDialect", "::mlir::memref::MemRefDialect",

@@ -69,6 +69,7 @@ void ssmc::registerSSMCPasses() {
   mlir::arith::registerArithExpandOpsPass();
   mlir::registerConvertBufferizationToMemRefPass();
   mlir::registerConvertLinalgToLoopsPass();
+  mlir::registerConvertLinalgToParallelLoopsPass();
   mlir::registerLowerAffinePass();
   mlir::registerSCFToControlFlowPass();
   mlir::memref::registerExpandStridedMetadataPass();

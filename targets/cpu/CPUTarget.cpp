@@ -43,11 +43,12 @@ constexpr const char *kPipeline =
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map}, "
     "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
-    "ssm-vectorize-projections, ssm-outline-parallel-loops, "
-    "convert-linalg-to-loops, expand-strided-metadata, "
+    "ssm-vectorize-projections, "
+    "convert-linalg-to-parallel-loops, ssm-outline-parallel-loops, "
+    "expand-strided-metadata, "
     "lower-affine, convert-scf-to-cf, arith-expand{include-bf16=true}, "
     "convert-vector-to-llvm, convert-math-to-llvm, convert-arith-to-llvm, "
-    "finalize-memref-to-llvm, convert-cf-to-llvm, convert-func-to-llvm, convert-ub-to-llvm, "
+    "finalize-memref-to-llvm{use-generic-functions=true}, convert-cf-to-llvm, convert-func-to-llvm, convert-ub-to-llvm, "
     "reconcile-unrealized-casts";
 
 void initializeLLVMTargets() {
@@ -256,6 +257,8 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
   // MLIR lowers copies between dynamically shaped memrefs to a call to
   // `memrefCopy` (upstream's runner library, which a deployed artifact must not
   // need): a plain strided copy of any rank.
+  // Runs of the innermost dimension that are contiguous in both are copied
+  // with one memcpy.
   os << "typedef struct { int64_t rank; void *descriptor; } unranked_memref;\n"
         "void memrefCopy(int64_t elem, unranked_memref *src, unranked_memref *dst) {\n"
         "  int64_t rank = src->rank;\n"
@@ -263,15 +266,49 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
         "  int64_t *ss = (int64_t *)(sd + 2), *ds = (int64_t *)(dd + 2);\n"
         "  int64_t soff = ss[0], doff = ds[0];\n"
         "  int64_t *sizes = ss + 1, *sst = ss + 1 + rank, *dst_st = ds + 1 + rank;\n"
-        "  int64_t total = 1; for (int64_t d = 0; d < rank; ++d) total *= sizes[d];\n"
-        "  int64_t idx[16] = {0};\n"
+        "  if (rank == 0) { memcpy(dd[1] + doff * elem, sd[1] + soff * elem, (size_t)elem); return; }\n"
         "  if (rank > 16) return;\n"
-        "  for (int64_t n = 0; n < total; ++n) {\n"
+        "  int64_t total = 1; for (int64_t d = 0; d < rank; ++d) total *= sizes[d];\n"
+        "  if (total == 0) return;\n"
+        "  int64_t inner = sizes[rank - 1];\n"
+        "  int runs = sst[rank - 1] == 1 && dst_st[rank - 1] == 1;\n"
+        "  int64_t step = runs ? inner : 1;\n"
+        "  int64_t idx[16] = {0};\n"
+        "  for (int64_t n = 0; n < total; n += step) {\n"
         "    int64_t so = soff, dof = doff;\n"
         "    for (int64_t d = 0; d < rank; ++d) { so += idx[d] * sst[d]; dof += idx[d] * dst_st[d]; }\n"
-        "    memcpy(dd[1] + dof * elem, sd[1] + so * elem, (size_t)elem);\n"
-        "    for (int64_t d = rank - 1; d >= 0; --d) { if (++idx[d] < sizes[d]) break; idx[d] = 0; }\n"
+        "    memcpy(dd[1] + dof * elem, sd[1] + so * elem, (size_t)(elem * step));\n"
+        "    for (int64_t d = rank - (runs ? 2 : 1); d >= 0; --d) { if (++idx[d] < sizes[d]) break; idx[d] = 0; }\n"
         "  }\n"
+        "}\n\n";
+  // The model's intermediate buffers (memref.alloc) come from here: freed
+  // blocks are kept per power-of-two size class on the calling thread, so a
+  // call reuses the previous call's memory instead of mapping fresh pages
+  // (large mallocs are mmaps, and their page faults cost more than the
+  // arithmetic of a decode step).
+  os << "typedef struct block_header { struct block_header *next; int64_t size_class; char pad[48]; } block_header;\n"
+        "static _Thread_local block_header *free_blocks[64];\n"
+        "static int size_class_of(uint64_t bytes) {\n"
+        "  int c = 6; while (((uint64_t)1 << c) < bytes) ++c; return c;\n"
+        "}\n"
+        "void *_mlir_memref_to_llvm_alloc(uint64_t bytes) {\n"
+        "  int c = size_class_of(bytes ? bytes : 1);\n"
+        "  if (c >= 63) return 0;\n"
+        "  block_header *h = free_blocks[c];\n"
+        "  if (h) { free_blocks[c] = h->next; return h + 1; }\n"
+        "  h = (block_header *)aligned_alloc(64, sizeof(block_header) + ((uint64_t)1 << c));\n"
+        "  if (!h) return 0;\n"
+        "  h->size_class = c; return h + 1;\n"
+        "}\n"
+        "void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment, uint64_t bytes) {\n"
+        "  /* Blocks are 64-byte aligned; larger alignments are not requested by the pipeline. */\n"
+        "  if (alignment > 64) return 0;\n"
+        "  return _mlir_memref_to_llvm_alloc(bytes);\n"
+        "}\n"
+        "void _mlir_memref_to_llvm_free(void *p) {\n"
+        "  if (!p) return;\n"
+        "  block_header *h = (block_header *)p - 1;\n"
+        "  h->next = free_blocks[h->size_class]; free_blocks[h->size_class] = h;\n"
         "}\n\n";
   // LLVM's backends legalize some bfloat operations by promoting to float and
   // calling the compiler-rt/libgcc conversion; define it here (round to
@@ -317,7 +354,7 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
     size_t rank = st.shape.size() + 1 + st.growsWithContext;
     os << "  /* " << st.name << " */\n"
        << "  memref" << rank << " state" << i << ";\n"
-       << "  owned[" << i << "] = malloc((size_t)B * " << rowBytes << " + 1);\n"
+       << "  owned[" << i << "] = _mlir_memref_to_llvm_alloc((uint64_t)B * " << rowBytes << " + 1);\n"
        << "  if (!owned[" << i << "]) return 3;\n"
        << "  for (int64_t b = 0; b < B; ++b)\n"
        << "    memcpy((char *)owned[" << i << "] + b * " << rowBytes
@@ -371,10 +408,10 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
         "    for (unsigned j = 0; j < " << std::max<size_t>(states.size(), 1)
      << "; ++j) if (p == owned[j]) skip = 1;\n"
         "    for (int j = 0; j < nfreed; ++j) if (p == freed[j]) skip = 1;\n"
-        "    if (!skip) { free(p); freed[nfreed++] = p; }\n"
+        "    if (!skip) { _mlir_memref_to_llvm_free(p); freed[nfreed++] = p; }\n"
         "  }\n"
         "  for (unsigned j = 0; j < " << std::max<size_t>(states.size(), 1)
-     << "; ++j) free(owned[j]);\n"
+     << "; ++j) _mlir_memref_to_llvm_free(owned[j]);\n"
         "  return status;\n}\n\n"
         "int32_t ssmc_prefill(const ssmc_call *c) { return run_forward(c); }\n"
         "int32_t ssmc_decode(const ssmc_call *c) { return run_forward(c); }\n";
