@@ -70,6 +70,18 @@ std::optional<ssmc::ckpt::DType> ckptDTypeOf(Type t) {
   return std::nullopt;
 }
 
+/// Name of the ssm.weight feeding operand `operand` of the first `Op` in
+/// @forward ("" if there is none).
+template <typename Op> std::string weightNameOf(ModuleOp module, unsigned operand) {
+  std::string name;
+  module.walk([&](Op op) {
+    if (auto w = op->getOperand(operand).template getDefiningOp<ssmc::ssm::WeightOp>())
+      name = w.getName().str();
+    return WalkResult::interrupt();
+  });
+  return name;
+}
+
 /// The per-sequence state arguments of the imported @forward, in order.
 llvm::Expected<std::vector<ssmc::cpu::StateArg>> collectStates(ModuleOp module) {
   std::vector<ssmc::cpu::StateArg> states;
@@ -178,6 +190,19 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   int64_t vocab = cast<IntegerAttr>(modelAttrs.get("vocab")).getInt();
   std::string family = cast<StringAttr>(modelAttrs.get("family")).str();
   std::string dtype = dtypeOf(cast<TypeAttr>(modelAttrs.get("dtype")).getValue());
+  // What a reader of the artifact (ssmc bench) needs to know about the model
+  // beyond the weight table: which 2-D weights are the embedding table (a
+  // gather) and the LM head (applied to the last positions only).
+  ssmc::rt::JsonValue hyper = ssmc::rt::JsonValue::makeObject();
+  hyper.set("layers", ssmc::rt::JsonValue::makeInt(
+                          cast<IntegerAttr>(modelAttrs.get("layers")).getInt()));
+  hyper.set("d_model", ssmc::rt::JsonValue::makeInt(
+                           cast<IntegerAttr>(modelAttrs.get("d_model")).getInt()));
+  hyper.set("vocab", ssmc::rt::JsonValue::makeInt(vocab));
+  hyper.set("embedding", ssmc::rt::JsonValue::makeString(
+                             weightNameOf<ssmc::ssm::EmbedOp>(**module, /*table=*/0)));
+  hyper.set("lm_head", ssmc::rt::JsonValue::makeString(
+                           weightNameOf<ssmc::ssm::LMHeadOp>(**module, /*weight=*/1)));
 
   if (llvm::Error e = ssmc::cpu::lowerToLLVMDialect(**module, options))
     return fail(llvm::toString(std::move(e)));
@@ -223,6 +248,7 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   m.cpuFeatures = target->cpuFeatures;
   m.dtype = dtype;
   m.vocabSize = vocab;
+  m.hyperParameters = hyper;
   m.abiVersion = 1;
   m.prefillEntry = "ssmc_prefill";
   m.decodeEntry = "ssmc_decode";

@@ -28,8 +28,8 @@ static void printInspectUsage(llvm::raw_ostream &os, const char *prog) {
         ".bin, or a *.index.json of shards), one line per tensor:\n"
         "  name dtype [d0, d1, ...] file offset\n"
         "followed by the total number of tensors, elements and bytes.\n"
-        "For a compiled artifact (.ssmx): its model, dtype and target, then one line\n"
-        "per state and per weight of the manifest:\n"
+        "For a compiled artifact (.ssmx): its model, dtype and target, its\n"
+        "hyper_parameters, then one line per state and per weight of the manifest:\n"
         "  state name dtype elements-per-sequence [+ elements-per-token]\n"
         "  weight name dtype [d0, d1, ...] offset bytes\n\n"
         "OPTIONS:\n"
@@ -60,6 +60,7 @@ static int inspectArtifact(llvm::StringRef path, const char *prog) {
   const ssmc::rt::Manifest &m = reader.manifest();
   llvm::outs() << "artifact: " << m.family << " " << m.dtype << " for " << m.target
                << ", vocab " << m.vocabSize << ", ssmc " << m.ssmcVersion << "\n";
+  llvm::outs() << "hyper_parameters: " << m.hyperParameters.serialize() << "\n";
   for (const ssmc::rt::StateSpec &st : m.states) {
     llvm::outs() << "state " << st.name << " " << st.dtype << " " << st.perSequenceElements;
     if (st.growsWithContext)
