@@ -30,5 +30,7 @@ if shutil.which("qemu-aarch64"):
     config.available_features.add("qemu-aarch64")
 if os.path.exists(os.path.join(config.ssmc_tools_dir, "ssmc-generate-aarch64")):
     config.available_features.add("aarch64-runtime")
+if getattr(config, "ssmc_have_openblas", False):
+    config.available_features.add("openblas")
 if os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")

@@ -5,7 +5,11 @@
 // prompt length through the runtime's C API, peak memory, and — measured in
 // the same run — the machine's streaming read bandwidth, so the batch-1
 // decode can be stated as a fraction of the bandwidth roofline (decode reads
-// every weight once per step).
+// every weight once per step), and the rate at which OpenBLAS (cblas_sgemm,
+// float32, same thread count) runs the matrix products of the same prefill,
+// derived from the artifact's weight table: every 2-D weight but the
+// embedding table (a gather) on batch x prompt rows, the LM head on batch
+// rows (only the last positions produce logits).
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,11 +22,20 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#ifdef SSMC_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <thread>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -31,7 +44,10 @@ const char *kUsage =
     "                  [--threads K] [--seed S]\n"
     "  Prints prefill and decode tokens/s per batch size and prompt length, peak\n"
     "  memory, the streaming read bandwidth of this machine measured in the same\n"
-    "  run, and the batch-1 decode's weight bandwidth as a fraction of it.\n";
+    "  run, the batch-1 decode's weight bandwidth as a fraction of it, and per\n"
+    "  batch size and prompt length the rate of the same prefill's matrix\n"
+    "  products in OpenBLAS (cblas_sgemm, f32) next to ssmc's.\n"
+    "  --threads K  threads of the ssmc session and of OpenBLAS (0: all cores)\n";
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "ssmc bench: error: " << message << "\n";
@@ -76,21 +92,204 @@ double streamingReadBandwidth() {
   return best;
 }
 
-/// Total bytes of the weight section, from the manifest's weight table.
-uint64_t weightBytes(const char *manifestJson) {
+/// A matrix product of one prefill: an [n, k] weight applied to the rows of
+/// the batch (every position, or only the last one of each sequence), `count`
+/// times (e.g. once per layer).
+struct Product {
+  int64_t n = 0, k = 0;
+  bool lastPositionsOnly = false;
+  int64_t count = 0;
+};
+
+/// What the bench needs from the manifest: the weight section's size and the
+/// prefill's matrix products.
+struct WeightTable {
+  uint64_t bytes = 0;
+  std::vector<Product> products; ///< one entry per distinct shape and row kind
+  std::set<std::string> productDTypes;
+};
+
+/// Reads the manifest's weight table. The compiler names the embedding table
+/// and the LM head in hyper_parameters ("embedding", "lm_head"; the same name
+/// when tied). Without them (older artifacts), the 2-D weights with `vocab`
+/// rows are the embedding and the head, of which one counts as the head.
+WeightTable readWeightTable(const char *manifestJson, int64_t vocab) {
+  WeightTable table;
   auto parsed = llvm::json::parse(manifestJson);
   if (!parsed) {
     llvm::consumeError(parsed.takeError());
-    return 0;
+    return table;
   }
-  uint64_t total = 0;
-  if (auto *obj = parsed->getAsObject())
-    if (auto *weights = obj->getArray("weights"))
-      for (const llvm::json::Value &w : *weights)
-        if (auto *wo = w.getAsObject())
-          if (std::optional<int64_t> b = wo->getInteger("bytes"))
-            total += *b;
-  return total;
+  auto *obj = parsed->getAsObject();
+  if (!obj)
+    return table;
+  std::string embedding, head;
+  if (auto *hyper = obj->getObject("hyper_parameters")) {
+    embedding = hyper->getString("embedding").value_or("").str();
+    head = hyper->getString("lm_head").value_or("").str();
+  }
+  bool named = !embedding.empty() && !head.empty();
+  bool headSeen = false;
+  std::map<std::tuple<int64_t, int64_t, bool>, int64_t> counts;
+  if (auto *weights = obj->getArray("weights"))
+    for (const llvm::json::Value &w : *weights) {
+      auto *wo = w.getAsObject();
+      if (!wo)
+        continue;
+      table.bytes += wo->getInteger("bytes").value_or(0);
+      auto *shape = wo->getArray("shape");
+      if (!shape || shape->size() != 2)
+        continue; // norms, biases, conv kernels: no matrix products
+      int64_t n = (*shape)[0].getAsInteger().value_or(0);
+      int64_t k = (*shape)[1].getAsInteger().value_or(0);
+      std::string name = wo->getString("name").value_or("").str();
+      bool isHead, isGather;
+      if (named) {
+        isHead = name == head;
+        isGather = !isHead && name == embedding;
+      } else {
+        isHead = n == vocab && !headSeen;
+        isGather = n == vocab && !isHead;
+      }
+      headSeen |= isHead;
+      if (isGather || n <= 0 || k <= 0)
+        continue;
+      ++counts[{n, k, isHead}];
+      table.productDTypes.insert(wo->getString("dtype").value_or("?").str());
+    }
+  for (const auto &[key, count] : counts)
+    table.products.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), count});
+  return table;
+}
+
+/// Rows of a product in a prefill of `batch` sequences of `promptLen` tokens.
+int64_t productRows(const Product &p, int64_t batch, int64_t promptLen) {
+  return p.lastPositionsOnly ? batch : batch * promptLen;
+}
+
+/// 2*M*N*K summed over the products of one prefill.
+double prefillFlops(const std::vector<Product> &products, int64_t batch, int64_t promptLen) {
+  double flops = 0;
+  for (const Product &p : products)
+    flops += 2.0 * productRows(p, batch, promptLen) * p.n * p.k * p.count;
+  return flops;
+}
+
+#ifdef SSMC_HAVE_OPENBLAS
+/// Float buffer aligned for vector loads; null if it cannot be allocated.
+struct FloatBuffer {
+  float *data = nullptr;
+  explicit FloatBuffer(size_t elements) {
+    size_t bytes = (elements * sizeof(float) + 63) / 64 * 64;
+    data = static_cast<float *>(std::aligned_alloc(64, bytes));
+  }
+  ~FloatBuffer() { std::free(data); }
+  FloatBuffer(const FloatBuffer &) = delete;
+  FloatBuffer &operator=(const FloatBuffer &) = delete;
+};
+
+constexpr int kGemmRepetitions = 3;
+/// Stop repeating a shape once this much time went into it (at least one run).
+constexpr double kGemmBudgetSeconds = 2.0;
+
+/// Best time of C[m,n] = A[m,k] * W[n,k]^T in cblas_sgemm (row-major), over
+/// up to kGemmRepetitions runs; negative if the buffers cannot be allocated
+/// or the shape exceeds OpenBLAS's 32-bit dimensions.
+double timeSgemm(int64_t m, int64_t n, int64_t k) {
+  const int64_t kMaxDim = INT32_MAX;
+  if (m > kMaxDim || n > kMaxDim || k > kMaxDim)
+    return -1;
+  FloatBuffer a(size_t(m) * k), w(size_t(n) * k), c(size_t(m) * n);
+  if (!a.data || !w.data || !c.data)
+    return -1;
+  // Small non-zero values: no denormals, no overflow, every page touched.
+  for (size_t i = 0, e = size_t(m) * k; i < e; ++i)
+    a.data[i] = float(int(i % 13) - 6) * 0.01f;
+  for (size_t i = 0, e = size_t(n) * k; i < e; ++i)
+    w.data[i] = float(int(i % 7) - 3) * 0.01f;
+  for (size_t i = 0, e = size_t(m) * n; i < e; ++i)
+    c.data[i] = 0;
+  double best = -1, spent = 0;
+  for (int r = 0; r < kGemmRepetitions && (r == 0 || spent < kGemmBudgetSeconds); ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(n), int(k), 1.0f, a.data,
+                int(k), w.data, int(k), 0.0f, c.data, int(n));
+    double t = seconds(t0, std::chrono::steady_clock::now());
+    spent += t;
+    best = best < 0 ? t : std::min(best, t);
+  }
+  return best;
+}
+#endif
+
+/// One row of the throughput table.
+struct Measurement {
+  int64_t batch, promptLen;
+  double prefillSeconds;
+};
+
+/// Prints, per measured (batch, prompt length), ssmc's prefill as a rate of
+/// matrix-product FLOPs and, with OpenBLAS, the time of the same products in
+/// cblas_sgemm.
+void compareWithOpenBLAS(const WeightTable &table, const std::vector<Measurement> &rows,
+                         int threads, const char *modelDType) {
+  std::string dtypes = llvm::join(table.productDTypes, "/");
+  if (dtypes.empty())
+    dtypes = modelDType;
+  int64_t perToken = 0, lastOnly = 0;
+  for (const Product &p : table.products)
+    (p.lastPositionsOnly ? lastOnly : perToken) += p.count;
+  llvm::outs() << "prefill matrix products (from the weight table): " << perToken
+               << " on every position, " << lastOnly << " (LM head) on the last; "
+               << table.products.size() << " distinct shapes\n";
+  if (table.products.empty()) {
+    llvm::outs() << "OpenBLAS comparison: unavailable (no 2-D weights in the manifest)\n";
+    return;
+  }
+#ifdef SSMC_HAVE_OPENBLAS
+  openblas_set_num_threads(threads);
+  llvm::outs() << "OpenBLAS comparison: cblas_sgemm in f32 (model weights: " << dtypes
+               << "), threads: " << openblas_get_num_threads() << ", best of "
+               << kGemmRepetitions << "; GFLOP/s count the products' 2*M*N*K only\n";
+  timeSgemm(64, 64, 64); // first call: OpenBLAS sets up its buffers and threads
+  std::map<std::tuple<int64_t, int64_t, int64_t>, double> timed; // (m, n, k) -> s
+#else
+  (void)threads;
+  llvm::outs() << "OpenBLAS comparison: unavailable (ssmc was built without OpenBLAS; install "
+                  "libopenblas-dev and reconfigure); GFLOP/s count the products' 2*M*N*K "
+                  "only\n";
+#endif
+  for (const Measurement &r : rows) {
+    double tokens = double(r.batch) * r.promptLen;
+    double flops = prefillFlops(table.products, r.batch, r.promptLen);
+    llvm::outs() << llvm::format("batch %lld, prompt %lld: ssmc prefill %.1f tok/s = %.2f GFLOP/s",
+                                 (long long)r.batch, (long long)r.promptLen,
+                                 tokens / r.prefillSeconds, flops / r.prefillSeconds / 1e9);
+#ifdef SSMC_HAVE_OPENBLAS
+    double blasSeconds = 0;
+    for (const Product &p : table.products) {
+      int64_t m = productRows(p, r.batch, r.promptLen);
+      auto key = std::make_tuple(m, p.n, p.k);
+      auto it = timed.find(key);
+      if (it == timed.end())
+        it = timed.emplace(key, timeSgemm(m, p.n, p.k)).first;
+      if (it->second < 0) {
+        llvm::outs() << llvm::format("; OpenBLAS cannot run the [%lld x %lld] * [%lld x %lld]^T "
+                                     "product here",
+                                     (long long)m, (long long)p.k, (long long)p.n, (long long)p.k);
+        blasSeconds = -1;
+        break;
+      }
+      blasSeconds += it->second * p.count;
+    }
+    if (blasSeconds > 0)
+      llvm::outs() << llvm::format("; OpenBLAS: same products %.1f tok/s = %.2f GFLOP/s; ssmc "
+                                   "prefill is %.1f%% of it",
+                                   tokens / blasSeconds, flops / blasSeconds / 1e9,
+                                   100.0 * blasSeconds / r.prefillSeconds);
+#endif
+    llvm::outs() << "\n";
+  }
 }
 } // namespace
 
@@ -135,9 +334,16 @@ int ssmc::driver::runBench(int argc, char **argv) {
     return fail(err);
   ssmc_info info;
   ssmc_model_info(model, &info);
-  uint64_t weights = weightBytes(info.manifest_json);
+  WeightTable table = readWeightTable(info.manifest_json, info.vocab_size);
+  uint64_t weights = table.bytes;
+  // The session's rule for 0 (every hardware thread), so that OpenBLAS gets
+  // the same number.
+  int effectiveThreads = static_cast<int>(std::min<int64_t>(threads, 1024));
+  if (effectiveThreads <= 0)
+    effectiveThreads = std::max(1u, std::thread::hardware_concurrency());
   llvm::outs() << "model: " << info.family << " " << info.dtype << " for " << info.target
                << ", weights " << llvm::format("%.1f", weights / 1e6) << " MB\n";
+  llvm::outs() << "threads: " << effectiveThreads << " (ssmc session and OpenBLAS)\n";
   llvm::outs() << llvm::format("%6s %8s %16s %16s\n", "batch", "prompt", "prefill tok/s",
                                "decode tok/s");
 
@@ -147,11 +353,12 @@ int ssmc::driver::runBench(int argc, char **argv) {
     return static_cast<int32_t>(rng % static_cast<uint64_t>(info.vocab_size));
   };
   double batch1Decode = 0;
+  std::vector<Measurement> measured;
   for (int64_t batch : batches)
     for (int64_t promptLen : promptLens) {
       ssmc_session *session =
           ssmc_session_create(model, static_cast<int32_t>(batch), promptLen + gen + 1,
-                              static_cast<int32_t>(threads), err, sizeof err);
+                              effectiveThreads, err, sizeof err);
       if (!session) {
         ssmc_model_free(model);
         return fail(err);
@@ -190,6 +397,7 @@ int ssmc::driver::runBench(int argc, char **argv) {
       double decodeRate = gen > 0 ? batch * gen / seconds(t1, t2) : 0;
       if (batch == 1 && batch1Decode == 0)
         batch1Decode = decodeRate;
+      measured.push_back({batch, promptLen, seconds(t0, t1)});
       llvm::outs() << llvm::format("%6lld %8lld %16.1f %16.1f\n", (long long)batch,
                                    (long long)promptLen, prefillRate, decodeRate);
       ssmc_session_free(session);
@@ -204,6 +412,7 @@ int ssmc::driver::runBench(int argc, char **argv) {
     llvm::outs() << llvm::format(
         "batch-1 decode weight bandwidth: %.2f GB/s = %.1f%% of streaming bandwidth\n",
         batch1Decode * weights / 1e9, 100.0 * batch1Decode * weights / stream);
+  compareWithOpenBLAS(table, measured, effectiveThreads, info.dtype);
   ssmc_model_free(model);
   return 0;
 }

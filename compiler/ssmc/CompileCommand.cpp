@@ -1,10 +1,12 @@
 //===- CompileCommand.cpp - ssmc compile ----------------------------------===//
 //
 // `ssmc compile <checkpoint-dir> --target host|aarch64 [--dotprod]
-//  [--emit=mlir|llvm|asm|obj|artifact] [--print-ir-after-all]
-//  [--print-ir-after=<pass>] -o <out>`: imports, lowers and emits a model.
-// The artifact holds the shared object (model code + generated launch code),
-// the weight section laid out as `ssm-bind-weights` decided, and the manifest.
+//  [--dtype f32|bf16|f16] [--emit=mlir|llvm|asm|obj|artifact]
+//  [--print-ir-after-all] [--print-ir-after=<pass>] -o <out>`: imports, lowers
+// and emits a model. The artifact holds the shared object (model code +
+// generated launch code), the weight section laid out as `ssm-bind-weights`
+// decided (each weight converted from the checkpoint's type to the model
+// type when --dtype asks for another), and the manifest.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +25,8 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstring>
+#include <optional>
 #include <string>
 
 using namespace mlir;
@@ -30,12 +34,15 @@ using namespace mlir;
 namespace {
 const char *kUsage =
     "USAGE: ssmc compile <checkpoint-dir> [--target host|aarch64] [--dotprod] -o <out>\n"
-    "         [--emit=mlir|llvm|asm|obj|artifact] [--print-ir-after-all]\n"
-    "         [--print-ir-after=<pass>]\n"
+    "         [--dtype f32|bf16|f16] [--emit=mlir|llvm|asm|obj|artifact]\n"
+    "         [--print-ir-after-all] [--print-ir-after=<pass>]\n"
     "  Compiles a checkpoint into a deployable artifact (default, .ssmx) or emits\n"
     "  an intermediate stage: the lowered MLIR, LLVM IR, assembly or an object file.\n"
     "  --target host     x86-64 of this machine (AVX2/FMA when present)\n"
-    "  --target aarch64  AArch64 with NEON (--dotprod adds +dotprod)\n";
+    "  --target aarch64  AArch64 with NEON (--dotprod adds +dotprod)\n"
+    "  --dtype T         weights and activations in T (state stays f32); the\n"
+    "                    checkpoint's weights are converted (round to nearest\n"
+    "                    even). Default: the checkpoint's own types.\n";
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "ssmc compile: error: " << message << "\n";
@@ -50,6 +57,29 @@ std::string dtypeOf(Type t) {
   if (t.isF16())
     return "f16";
   return "unknown";
+}
+
+/// The checkpoint element type of a float IR type (F32, BF16, F16).
+std::optional<ssmc::ckpt::DType> ckptDTypeOf(Type t) {
+  if (t.isF32())
+    return ssmc::ckpt::DType::F32;
+  if (t.isBF16())
+    return ssmc::ckpt::DType::BF16;
+  if (t.isF16())
+    return ssmc::ckpt::DType::F16;
+  return std::nullopt;
+}
+
+/// Name of the ssm.weight feeding operand `operand` of the first `Op` in
+/// @forward ("" if there is none).
+template <typename Op> std::string weightNameOf(ModuleOp module, unsigned operand) {
+  std::string name;
+  module.walk([&](Op op) {
+    if (auto w = op->getOperand(operand).template getDefiningOp<ssmc::ssm::WeightOp>())
+      name = w.getName().str();
+    return WalkResult::interrupt();
+  });
+  return name;
 }
 
 /// The per-sequence state arguments of the imported @forward, in order.
@@ -93,6 +123,7 @@ llvm::Expected<std::vector<ssmc::cpu::StateArg>> collectStates(ModuleOp module) 
 int ssmc::driver::runCompile(int argc, char **argv) {
   std::string dir, output, targetName = "host", emit = "artifact";
   bool dotprod = false;
+  ssmc::hf::ImportOptions importOptions;
   ssmc::cpu::CompileOptions options;
   for (int i = 1; i < argc; ++i) {
     llvm::StringRef arg = argv[i];
@@ -100,7 +131,20 @@ int ssmc::driver::runCompile(int argc, char **argv) {
       llvm::outs() << kUsage;
       return 0;
     }
-    if (arg == "-o" || arg == "--target") {
+    if (arg == "--dtype" || arg.starts_with("--dtype=")) {
+      llvm::StringRef text;
+      if (arg == "--dtype") {
+        if (i + 1 >= argc)
+          return fail("--dtype needs a value (f32, bf16 or f16)");
+        text = argv[++i];
+      } else {
+        text = arg.drop_front(strlen("--dtype="));
+      }
+      auto dtype = ssmc::hf::parseModelDType(text, "--dtype");
+      if (!dtype)
+        return fail(llvm::toString(dtype.takeError()));
+      importOptions.modelDType = *dtype;
+    } else if (arg == "-o" || arg == "--target") {
       if (i + 1 >= argc)
         return fail(arg + " needs a value");
       (arg == "-o" ? output : targetName) = argv[++i];
@@ -136,7 +180,7 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   ssmc::registerSSMCDialects(registry);
   ssmc::registerSSMCPasses();
   MLIRContext context(registry);
-  auto module = ssmc::hf::importCheckpoint(context, dir);
+  auto module = ssmc::hf::importCheckpoint(context, dir, importOptions);
   if (!module)
     return fail(llvm::toString(module.takeError()));
   auto states = collectStates(**module);
@@ -146,6 +190,19 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   int64_t vocab = cast<IntegerAttr>(modelAttrs.get("vocab")).getInt();
   std::string family = cast<StringAttr>(modelAttrs.get("family")).str();
   std::string dtype = dtypeOf(cast<TypeAttr>(modelAttrs.get("dtype")).getValue());
+  // What a reader of the artifact (ssmc bench) needs to know about the model
+  // beyond the weight table: which 2-D weights are the embedding table (a
+  // gather) and the LM head (applied to the last positions only).
+  ssmc::rt::JsonValue hyper = ssmc::rt::JsonValue::makeObject();
+  hyper.set("layers", ssmc::rt::JsonValue::makeInt(
+                          cast<IntegerAttr>(modelAttrs.get("layers")).getInt()));
+  hyper.set("d_model", ssmc::rt::JsonValue::makeInt(
+                           cast<IntegerAttr>(modelAttrs.get("d_model")).getInt()));
+  hyper.set("vocab", ssmc::rt::JsonValue::makeInt(vocab));
+  hyper.set("embedding", ssmc::rt::JsonValue::makeString(
+                             weightNameOf<ssmc::ssm::EmbedOp>(**module, /*table=*/0)));
+  hyper.set("lm_head", ssmc::rt::JsonValue::makeString(
+                           weightNameOf<ssmc::ssm::LMHeadOp>(**module, /*weight=*/1)));
 
   if (llvm::Error e = ssmc::cpu::lowerToLLVMDialect(**module, options))
     return fail(llvm::toString(std::move(e)));
@@ -191,6 +248,7 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   m.cpuFeatures = target->cpuFeatures;
   m.dtype = dtype;
   m.vocabSize = vocab;
+  m.hyperParameters = hyper;
   m.abiVersion = 1;
   m.prefillEntry = "ssmc_prefill";
   m.decodeEntry = "ssmc_decode";
@@ -207,7 +265,8 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   }
   writer.setCode(std::vector<uint8_t>(shared->begin(), shared->end()));
 
-  // The weight section, exactly as ssm-bind-weights laid it out.
+  // The weight section, exactly as ssm-bind-weights laid it out, each weight
+  // converted from its stored type to the type the code reads.
   auto ck = ssmc::ckpt::Checkpoint::openDirectory(dir);
   if (!ck)
     return fail(llvm::toString(ck.takeError()));
@@ -221,9 +280,18 @@ int ssmc::driver::runCompile(int argc, char **argv) {
     int64_t bytes = cast<IntegerAttr>(entry.get("bytes")).getInt();
     auto type = cast<RankedTensorType>(cast<TypeAttr>(entry.get("type")).getValue());
     const ssmc::ckpt::TensorInfo *t = (*ck)->find(name);
-    if (!t || static_cast<int64_t>(t->nbytes) != bytes)
+    std::optional<ssmc::ckpt::DType> want = ckptDTypeOf(type.getElementType());
+    if (!t || !want || t->numElements() != type.getNumElements() ||
+        static_cast<int64_t>(ssmc::ckpt::dtypeSize(*want)) * type.getNumElements() != bytes)
       return fail(dir + ": tensor '" + name + "' does not match the compiled layout");
     llvm::ArrayRef<uint8_t> data = (*ck)->bytes(*t);
+    std::vector<uint8_t> converted;
+    if (t->dtype != *want) {
+      converted.resize(bytes);
+      if (llvm::Error e = ssmc::ckpt::convertFloatElements(t->dtype, data, *want, converted))
+        return fail(dir + ": tensor '" + name + "': " + llvm::toString(std::move(e)));
+      data = converted;
+    }
     writer.addWeight(name, dtypeOf(type.getElementType()),
                      std::vector<int64_t>(type.getShape().begin(), type.getShape().end()),
                      data.data(), data.size());

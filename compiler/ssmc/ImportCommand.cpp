@@ -1,7 +1,7 @@
 //===- ImportCommand.cpp - ssmc import ------------------------------------===//
 //
-// `ssmc import <checkpoint-dir> [-o out.mlir] [--mlir-print-debuginfo]`: prints
-// the ssm-dialect module of a Hugging Face checkpoint directory.
+// `ssmc import <checkpoint-dir> [-o out.mlir] [--debuginfo] [--dtype T]`:
+// prints the ssm-dialect module of a Hugging Face checkpoint directory.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,14 +14,18 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstring>
 #include <string>
 
 namespace {
-const char *kUsage = "USAGE: ssmc import <checkpoint-dir> [-o <file.mlir>] [--debuginfo]\n"
-                     "  Prints the ssm-dialect IR of a Llamba, Mamba-2, Mamba-in-the-Llama or\n"
-                     "  Llama checkpoint directory (config.json + safetensors or pytorch_model.bin).\n"
-                     "  Weights are referenced by name, never inlined.\n"
-                     "  --debuginfo  print op locations (the upstream module path of each op)\n";
+const char *kUsage =
+    "USAGE: ssmc import <checkpoint-dir> [-o <file.mlir>] [--debuginfo] [--dtype f32|bf16|f16]\n"
+    "  Prints the ssm-dialect IR of a Llamba, Mamba-2, Mamba-in-the-Llama or\n"
+    "  Llama checkpoint directory (config.json + safetensors or pytorch_model.bin).\n"
+    "  Weights are referenced by name, never inlined.\n"
+    "  --debuginfo  print op locations (the upstream module path of each op)\n"
+    "  --dtype T    the IR `ssmc compile --dtype T` compiles: weights and\n"
+    "               activations typed T, state f32\n";
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "ssmc import: error: " << message << "\n";
@@ -32,6 +36,7 @@ int fail(const llvm::Twine &message) {
 int ssmc::driver::runImport(int argc, char **argv) {
   std::string dir, output = "-";
   bool debugInfo = false;
+  ssmc::hf::ImportOptions options;
   for (int i = 1; i < argc; ++i) {
     llvm::StringRef arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -42,6 +47,19 @@ int ssmc::driver::runImport(int argc, char **argv) {
       if (i + 1 >= argc)
         return fail("-o needs a file name");
       output = argv[++i];
+    } else if (arg == "--dtype" || arg.starts_with("--dtype=")) {
+      llvm::StringRef text;
+      if (arg == "--dtype") {
+        if (i + 1 >= argc)
+          return fail("--dtype needs a value (f32, bf16 or f16)");
+        text = argv[++i];
+      } else {
+        text = arg.drop_front(strlen("--dtype="));
+      }
+      auto dtype = ssmc::hf::parseModelDType(text, "--dtype");
+      if (!dtype)
+        return fail(llvm::toString(dtype.takeError()));
+      options.modelDType = *dtype;
     } else if (arg == "--debuginfo") {
       debugInfo = true;
     } else if (arg.starts_with("-")) {
@@ -58,7 +76,7 @@ int ssmc::driver::runImport(int argc, char **argv) {
     return fail("'" + dir + "' is not a directory");
 
   mlir::MLIRContext context;
-  auto module = ssmc::hf::importCheckpoint(context, dir);
+  auto module = ssmc::hf::importCheckpoint(context, dir, options);
   if (!module)
     return fail(llvm::toString(module.takeError()));
 

@@ -136,6 +136,15 @@ float bf16ToFloat(uint16_t h);
 uint16_t floatToF16(float f); ///< round to nearest even, saturating to inf
 float f16ToFloat(uint16_t h);
 
+/// Converts the little-endian elements `in` of float type `from` into `out`
+/// as float type `to` (F32, BF16 and F16 each way; equal types copy).
+/// Narrowing rounds to nearest even, keeps NaNs quiet NaNs and infinities
+/// infinite; widening is exact; F16 <-> BF16 goes through F32 (exact, then
+/// one rounding). Fails on other types or when `out` does not hold exactly
+/// the elements of `in`.
+llvm::Error convertFloatElements(DType from, llvm::ArrayRef<uint8_t> in, DType to,
+                                 llvm::MutableArrayRef<uint8_t> out);
+
 } // namespace ssmc::ckpt
 
 #endif // SSMC_FRONTENDS_CHECKPOINT_CHECKPOINT_H

@@ -3,6 +3,7 @@
 #include "frontends/checkpoint/CheckpointInternal.h"
 
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/Endian.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <cstring>
@@ -242,6 +243,42 @@ float f16ToFloat(uint16_t h) {
   // Subnormal: frac * 2^-24, exact in float.
   float v = static_cast<float>(frac) * 0x1p-24f;
   return sign ? -v : v;
+}
+
+static bool isConvertibleFloat(DType t) {
+  return t == DType::F32 || t == DType::BF16 || t == DType::F16;
+}
+
+Error convertFloatElements(DType from, ArrayRef<uint8_t> in, DType to,
+                           MutableArrayRef<uint8_t> out) {
+  if (!isConvertibleFloat(from) || !isConvertibleFloat(to))
+    return makeError("cannot convert " + dtypeName(from) + " to " + dtypeName(to) +
+                     " (F32, BF16 and F16 only)");
+  unsigned inSize = dtypeSize(from), outSize = dtypeSize(to);
+  if (in.size() % inSize != 0 || in.size() / inSize != out.size() / outSize ||
+      out.size() % outSize != 0)
+    return makeError("converting " + dtypeName(from) + " to " + dtypeName(to) + ": " +
+                     Twine(in.size()) + " input bytes do not match " + Twine(out.size()) +
+                     " output bytes");
+  if (from == to) {
+    if (!in.empty())
+      std::memcpy(out.data(), in.data(), in.size());
+    return Error::success();
+  }
+  using namespace llvm::support::endian;
+  size_t n = in.size() / inSize;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t *src = in.data() + i * inSize;
+    float f = from == DType::F32    ? bitsFloat(read32le(src))
+              : from == DType::BF16 ? bf16ToFloat(read16le(src))
+                                    : f16ToFloat(read16le(src));
+    uint8_t *dst = out.data() + i * outSize;
+    if (to == DType::F32)
+      write32le(dst, floatBits(f));
+    else
+      write16le(dst, to == DType::BF16 ? floatToBF16(f) : floatToF16(f));
+  }
+  return Error::success();
 }
 
 } // namespace ssmc::ckpt

@@ -102,15 +102,18 @@ llvm::Error validateTensors(const ModelConfig &cfg, const ckpt::Checkpoint &ck,
 class ForwardBuilder {
 public:
   ForwardBuilder(MLIRContext &ctx, const ModelConfig &cfg, const ckpt::Checkpoint &ck,
-                 const std::vector<ExpectedTensor> &expected)
-      : ctx(ctx), b(&ctx), cfg(cfg), ck(ck) {
+                 const std::vector<ExpectedTensor> &expected, std::optional<ckpt::DType> override)
+      : ctx(ctx), b(&ctx), cfg(cfg), ck(ck), dtypeOverride(override) {
     for (const ExpectedTensor &e : expected)
       roles[{e.layer, e.role}] = &e;
   }
 
   func::FuncOp build(ModuleOp module);
-  /// Element type of the activations (that of the stored embedding).
-  Type modelElementType() { return elementType(ck.find(roles.at({-1, "embedding"})->name)->dtype); }
+  /// Element type of the activations: the override, else that of the stored
+  /// embedding.
+  Type modelElementType() {
+    return storedOrOverride(ck.find(roles.at({-1, "embedding"})->name)->dtype);
+  }
 
 private:
   // --- types -------------------------------------------------------------
@@ -124,6 +127,10 @@ private:
       return b.getF32Type();
     }
   }
+  /// The type a stored tensor has in the IR: the model-type override if any.
+  Type storedOrOverride(ckpt::DType stored) {
+    return elementType(dtypeOverride ? *dtypeOverride : stored);
+  }
   RankedTensorType activations(Type element) {
     return RankedTensorType::get({kDyn, kDyn, cfg.dModel}, element);
   }
@@ -132,11 +139,12 @@ private:
 
   // --- weights -----------------------------------------------------------
   bool has(int64_t layer, llvm::StringRef role) { return roles.count({layer, role.str()}); }
-  /// An ssm.weight for the tensor of (layer, role), typed as stored.
+  /// An ssm.weight for the tensor of (layer, role), typed as stored or as
+  /// the model-type override (ssm.weight converts on compilation).
   Value weight(int64_t layer, llvm::StringRef role) {
     const ExpectedTensor *e = roles.at({layer, role.str()});
     const ckpt::TensorInfo *t = ck.find(e->name);
-    auto type = RankedTensorType::get(e->shape, elementType(t->dtype));
+    auto type = RankedTensorType::get(e->shape, storedOrOverride(t->dtype));
     return ssm::WeightOp::create(b, loc(e->name), type, b.getStringAttr(e->name));
   }
 
@@ -241,6 +249,7 @@ private:
   OpBuilder b;
   const ModelConfig &cfg;
   const ckpt::Checkpoint &ck;
+  std::optional<ckpt::DType> dtypeOverride;
   std::map<std::pair<int64_t, std::string>, const ExpectedTensor *> roles;
 
   func::FuncOp func;
@@ -369,8 +378,25 @@ DictionaryAttr modelAttributes(MLIRContext &ctx, const ModelConfig &cfg, Type mo
 
 } // namespace
 
-llvm::Expected<OwningOpRef<ModuleOp>> ssmc::hf::importCheckpoint(MLIRContext &ctx,
-                                                                  llvm::StringRef dir) {
+llvm::Expected<ckpt::DType> ssmc::hf::parseModelDType(llvm::StringRef text,
+                                                       llvm::StringRef flag) {
+  if (text == "f32" || text == "float32")
+    return ckpt::DType::F32;
+  if (text == "bf16" || text == "bfloat16")
+    return ckpt::DType::BF16;
+  if (text == "f16" || text == "float16")
+    return ckpt::DType::F16;
+  return llvm::createStringError(
+      llvm::formatv("{0} must be f32, bf16 or f16, got '{1}'", flag, text).str());
+}
+
+llvm::Expected<OwningOpRef<ModuleOp>>
+ssmc::hf::importCheckpoint(MLIRContext &ctx, llvm::StringRef dir, const ImportOptions &options) {
+  if (options.modelDType && !isFloatDType(*options.modelDType))
+    return llvm::createStringError(
+        llvm::formatv("model dtype {0} is not F32, BF16 or F16",
+                      ckpt::dtypeName(*options.modelDType))
+            .str());
   llvm::Expected<ModelConfig> cfg = parseModelConfig(dir);
   if (!cfg)
     return cfg.takeError();
@@ -388,7 +414,7 @@ llvm::Expected<OwningOpRef<ModuleOp>> ssmc::hf::importCheckpoint(MLIRContext &ct
   llvm::SmallString<256> configPath(dir);
   llvm::sys::path::append(configPath, "config.json");
   OwningOpRef<ModuleOp> module(ModuleOp::create(FileLineColLoc::get(&ctx, configPath, 1, 1)));
-  ForwardBuilder builder(ctx, *cfg, **ck, expected);
+  ForwardBuilder builder(ctx, *cfg, **ck, expected, options.modelDType);
   builder.build(*module);
 
   Builder b(&ctx);

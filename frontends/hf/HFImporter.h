@@ -10,6 +10,7 @@
 #ifndef SSMC_FRONTENDS_HF_HFIMPORTER_H
 #define SSMC_FRONTENDS_HF_HFIMPORTER_H
 
+#include "frontends/checkpoint/Checkpoint.h"
 #include "frontends/hf/ModelConfig.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -17,12 +18,27 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/Error.h"
 
+#include <optional>
+
 namespace ssmc::hf {
+
+struct ImportOptions {
+  /// When set (F32, BF16 or F16), the model computes in this type: every
+  /// weight is typed with it (compilation converts the stored bytes) and so
+  /// are the activations; recurrent state stays float32. Unset: the
+  /// checkpoint's types (weights as stored, activations as the embedding).
+  std::optional<ckpt::DType> modelDType;
+};
 
 /// Reads config and weights of `dir` and returns the verified module.
 /// Errors name the file and the tensor or key.
-llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>> importCheckpoint(mlir::MLIRContext &context,
-                                                                    llvm::StringRef dir);
+llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+importCheckpoint(mlir::MLIRContext &context, llvm::StringRef dir,
+                 const ImportOptions &options = {});
+
+/// Parses the `--dtype` spelling of a model type: f32, bf16 or f16 (also
+/// float32, bfloat16, float16). The error names `flag` and the value.
+llvm::Expected<ckpt::DType> parseModelDType(llvm::StringRef text, llvm::StringRef flag);
 
 } // namespace ssmc::hf
 

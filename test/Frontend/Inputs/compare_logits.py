@@ -5,7 +5,9 @@
 Checks that the generated tokens are identical and that, for every returned
 position of every sequence, max|a - b| / max|b| over the real vocabulary
 (entries the compiled model masks as padding are null and skipped) is at most
---rtol. Prints the worst relative error; exits 1 on any mismatch."""
+--rtol. Prints the worst relative error; exits 1 on any mismatch.
+--logits-only skips the token comparison (for rounding that may flip a
+near-tie argmax); the logits are still checked."""
 import argparse
 import json
 import sys
@@ -14,6 +16,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("compiled")
 ap.add_argument("reference")
 ap.add_argument("--rtol", type=float, required=True)
+ap.add_argument("--logits-only", action="store_true")
 args = ap.parse_args()
 a = json.load(open(args.compiled))
 b = json.load(open(args.reference))
@@ -29,7 +32,7 @@ def per_sequence(data):
 ta, la = per_sequence(a)
 tb, lb = per_sequence(b)
 ok = True
-if ta != tb:
+if ta != tb and not args.logits_only:
     print(f"tokens differ:\n  compiled  {ta}\n  reference {tb}")
     ok = False
 if len(la) != len(lb):
@@ -47,5 +50,6 @@ for s, (rows_a, rows_b) in enumerate(zip(la, lb)):
         if err > args.rtol:
             print(f"sequence {s} row {k}: relative error {err:.3e} > {args.rtol:g}")
             ok = False
-print(f"tokens {'identical' if ta == tb else 'DIFFER'}; worst relative error {worst:.3e}")
+same = "identical" if ta == tb else ("differ (not checked)" if args.logits_only else "DIFFER")
+print(f"tokens {same}; worst relative error {worst:.3e}")
 sys.exit(0 if ok else 1)

@@ -220,3 +220,113 @@ TEST(F16, MatchesReferenceRounding) {
     ASSERT_EQ(floatToF16(f), referenceF16(f)) << std::hex << state;
   }
 }
+
+namespace {
+std::vector<uint8_t> le32(std::initializer_list<uint32_t> words) {
+  std::vector<uint8_t> out;
+  for (uint32_t w : words)
+    for (int b = 0; b < 4; ++b)
+      out.push_back(static_cast<uint8_t>(w >> (8 * b)));
+  return out;
+}
+std::vector<uint16_t> halves(const std::vector<uint8_t> &bytes) {
+  std::vector<uint16_t> out;
+  for (size_t i = 0; i + 1 < bytes.size(); i += 2)
+    out.push_back(static_cast<uint16_t>(bytes[i] | (bytes[i + 1] << 8)));
+  return out;
+}
+std::vector<uint8_t> le16(std::initializer_list<uint16_t> codes) {
+  std::vector<uint8_t> out;
+  for (uint16_t c : codes) {
+    out.push_back(static_cast<uint8_t>(c));
+    out.push_back(static_cast<uint8_t>(c >> 8));
+  }
+  return out;
+}
+} // namespace
+
+TEST(ConvertElements, F32ToBF16RoundsToNearestEven) {
+  // 1.0; ties 0x3f808000 -> even 0x3f80 and 0x3f818000 -> even 0x3f82; just
+  // above a tie rounds up; -inf, +inf; a signalling NaN with low payload bits
+  // only (plain truncation would give infinity); the largest float overflows
+  // to infinity.
+  std::vector<uint8_t> in = le32({0x3f800000u, 0x3f808000u, 0x3f818000u, 0x3f808001u,
+                                  0xff800000u, 0x7f800000u, 0x7f800001u, 0x7f7fffffu});
+  std::vector<uint8_t> out(in.size() / 2);
+  ASSERT_EQ(errorMessage(convertFloatElements(DType::F32, in, DType::BF16, out)), "");
+  std::vector<uint16_t> got = halves(out);
+  EXPECT_EQ(got[0], 0x3f80);
+  EXPECT_EQ(got[1], 0x3f80);
+  EXPECT_EQ(got[2], 0x3f82);
+  EXPECT_EQ(got[3], 0x3f81);
+  EXPECT_EQ(got[4], 0xff80);
+  EXPECT_EQ(got[5], 0x7f80);
+  EXPECT_TRUE(std::isnan(bf16ToFloat(got[6])));
+  EXPECT_NE(got[6] & 0x0040, 0) << "NaN must come out quiet";
+  EXPECT_EQ(got[7], 0x7f80);
+}
+
+TEST(ConvertElements, WideningIsExactAndNarrowingRoundTrips) {
+  std::vector<uint8_t> bf = le16({0x3f80, 0xc049, 0x0001, 0x7f80, 0xffc0, 0x8000});
+  std::vector<uint8_t> f32(bf.size() * 2);
+  ASSERT_EQ(errorMessage(convertFloatElements(DType::BF16, bf, DType::F32, f32)), "");
+  for (size_t i = 0; i < bf.size() / 2; ++i) {
+    uint32_t w = f32[4 * i] | f32[4 * i + 1] << 8 | f32[4 * i + 2] << 16 |
+                 uint32_t(f32[4 * i + 3]) << 24;
+    EXPECT_EQ(w, uint32_t(halves(bf)[i]) << 16) << i;
+  }
+  std::vector<uint8_t> back(bf.size());
+  ASSERT_EQ(errorMessage(convertFloatElements(DType::F32, f32, DType::BF16, back)), "");
+  EXPECT_EQ(back, bf);
+
+  // f16 -> f32 -> f16 for every finite half.
+  std::vector<uint8_t> allHalves, wide, again;
+  for (uint32_t h = 0; h < 0x10000; ++h)
+    if ((h & 0x7c00) != 0x7c00 || (h & 0x3ff) == 0) // skip NaNs
+      for (uint8_t b : le16({static_cast<uint16_t>(h)}))
+        allHalves.push_back(b);
+  wide.resize(allHalves.size() * 2);
+  again.resize(allHalves.size());
+  ASSERT_EQ(errorMessage(convertFloatElements(DType::F16, allHalves, DType::F32, wide)), "");
+  ASSERT_EQ(errorMessage(convertFloatElements(DType::F32, wide, DType::F16, again)), "");
+  EXPECT_EQ(again, allHalves);
+}
+
+TEST(ConvertElements, HalfToBFloatGoesThroughFloat) {
+  // f16 1.0 = bf16 0x3f80; f16 1+2^-8 (0x3c04, f32 0x3f808000) is a tie in
+  // bf16 -> even 0x3f80, 1+3*2^-8 (0x3c0c, f32 0x3f818000) -> even 0x3f82;
+  // f16 65504 (0x7bff, f32 0x477fe000) rounds up to bf16 0x4780; f16 -inf ->
+  // bf16 -inf; f16 NaN -> bf16 NaN.
+  std::vector<uint8_t> in = le16({0x3c00, 0x3c04, 0x3c0c, 0x7bff, 0xfc00, 0x7e00});
+  std::vector<uint8_t> out(in.size());
+  ASSERT_EQ(errorMessage(convertFloatElements(DType::F16, in, DType::BF16, out)), "");
+  std::vector<uint16_t> got = halves(out);
+  EXPECT_EQ(got[0], 0x3f80);
+  EXPECT_EQ(got[1], 0x3f80);
+  EXPECT_EQ(got[2], 0x3f82);
+  EXPECT_EQ(got[3], 0x4780);
+  EXPECT_EQ(got[4], 0xff80);
+  EXPECT_TRUE(std::isnan(bf16ToFloat(got[5])));
+  // bf16 -> f16: 1e10 overflows to inf, 1.0 is exact.
+  std::vector<uint8_t> in2 = le16({floatToBF16(1e10f), 0x3f80});
+  std::vector<uint8_t> out2(in2.size());
+  ASSERT_EQ(errorMessage(convertFloatElements(DType::BF16, in2, DType::F16, out2)), "");
+  EXPECT_EQ(halves(out2)[0], 0x7c00);
+  EXPECT_EQ(halves(out2)[1], 0x3c00);
+}
+
+TEST(ConvertElements, SameTypeCopiesAndBadArgumentsFail) {
+  std::vector<uint8_t> in = le32({0x12345678u, 0x7fc00001u}), out(8);
+  ASSERT_EQ(errorMessage(convertFloatElements(DType::F32, in, DType::F32, out)), "");
+  EXPECT_EQ(out, in);
+  std::vector<uint8_t> small(3);
+  EXPECT_ERROR_CONTAINS(convertFloatElements(DType::F32, in, DType::BF16, small), "F32", "BF16",
+                        "8 input bytes", "3 output bytes");
+  std::vector<uint8_t> odd(5), four(4);
+  EXPECT_ERROR_CONTAINS(convertFloatElements(DType::F32, odd, DType::BF16, four),
+                        "input bytes do not match");
+  EXPECT_ERROR_CONTAINS(convertFloatElements(DType::I32, in, DType::F32, out), "cannot convert",
+                        "I32");
+  EXPECT_ERROR_CONTAINS(convertFloatElements(DType::F32, in, DType::F64, out), "cannot convert",
+                        "F64");
+}
