@@ -188,12 +188,14 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
         Value weighted = mul(nb, l, args[2], expOf(nb, l, exponent));
         return arith::SelectOp::create(nb, l, causal, weighted, zero);
       });
-  // Step 1: Y_diag[b,l,h,p] = sum_s weights[b,l,s,h] u[b,s,h,p] over (b, l, h, p, s).
+  // Step 1: Y_diag[b,l,h,p] = sum_s weights[b,l,s,h] u[b,s,h,p] over loops
+  // (b, l, h, s, p): p innermost, contiguous in u and Y_diag, so the inner
+  // loop is a vectorizable axpy rather than a strided dot product.
   Value yDiag = buildGenericInto(
       b, loc, ValueRange{weights, u}, zeros(seqHP),
-      {map(5, {d5[0], d5[1], d5[4], d5[2]}), map(5, {d5[0], d5[4], d5[2], d5[3]}),
-       map(5, {d5[0], d5[1], d5[2], d5[3]})},
-      {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+      {map(5, {d5[0], d5[1], d5[3], d5[2]}), map(5, {d5[0], d5[3], d5[2], d5[4]}),
+       map(5, {d5[0], d5[1], d5[2], d5[4]})},
+      {3}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         return add(nb, l, args[2], mul(nb, l, args[0], args[1]));
       });
 
@@ -239,12 +241,13 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
                             [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                               return expOf(nb, l, subf(nb, l, args[0], args[1]));
                             });
-  // S_exit[b,h,p,n] += sum_l toEnd[b,l,h] u[b,l,h,p] B[b,l,h/rb,n] over (b, h, p, n, l).
+  // S_exit[b,h,p,n] += sum_l toEnd[b,l,h] u[b,l,h,p] B[b,l,h/rb,n] over loops
+  // (b, h, l, p, n): n innermost, contiguous in B and the state (an axpy).
   Value newState = buildGenericInto(
       b, loc, ValueRange{toEnd, u, in.bMat}, decayed,
-      {map(5, {d5[0], d5[4], d5[1]}), map(5, {d5[0], d5[4], d5[1], d5[2]}),
-       map(5, {d5[0], d5[4], d5[1].floorDiv(rb), d5[3]}), map(5, {d5[0], d5[1], d5[2], d5[3]})},
-      {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+      {map(5, {d5[0], d5[2], d5[1]}), map(5, {d5[0], d5[2], d5[1], d5[3]}),
+       map(5, {d5[0], d5[2], d5[1].floorDiv(rb), d5[4]}), map(5, {d5[0], d5[1], d5[3], d5[4]})},
+      {2}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value term = mul(nb, l, mul(nb, l, args[0], args[1]), castFloat(nb, l, args[2], f32));
         return add(nb, l, args[3], term);
       });

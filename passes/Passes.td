@@ -122,4 +122,33 @@ def SSMOutlineParallelLoops : Pass<"ssm-outline-parallel-loops", "::mlir::Module
                            "::mlir::arith::ArithDialect"];
 }
 
+def SSMLowerReductions : Pass<"ssm-lower-reductions"> {
+  let summary = "Reductions on buffers to loops with the accumulator in a register";
+  let description = [{
+    Lowers each linalg.generic on buffers whose reduction loops are its
+    innermost loops (and whose single output is indexed by the parallel loops)
+    to an `scf.parallel` over the parallel loops containing one load of the
+    output element, an `scf.for` nest over the reduction loops carrying the
+    accumulator as an iter_arg, and one store. Linalg semantics allow it
+    (the output element is read once and written once); the upstream loop
+    lowering instead loads and stores it on every iteration, which LLVM can
+    neither keep in a register nor vectorize. The combining arith op gets the
+    `reassoc` fast-math flag so the sum can be vectorized.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect"];
+}
+
+def SSMApproximateExp : Pass<"ssm-approximate-exp"> {
+  let summary = "Float32 math.exp as upstream's polynomial approximation";
+  let description = [{
+    Rewrites `math.exp` (f32, scalar or vector) with upstream MLIR's
+    polynomial approximation, so loops that take exponentials (the chunked
+    scan's decay matrix) vectorize instead of calling libm's expf. Other
+    math ops are left to libm.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::vector::VectorDialect",
+                           "::mlir::math::MathDialect"];
+}
+
 #endif // SSMC_PASSES_PASSES_TD

@@ -204,7 +204,7 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   hyper.set("lm_head", ssmc::rt::JsonValue::makeString(
                            weightNameOf<ssmc::ssm::LMHeadOp>(**module, /*weight=*/1)));
 
-  if (llvm::Error e = ssmc::cpu::lowerToLLVMDialect(**module, options))
+  if (llvm::Error e = ssmc::cpu::lowerToLLVMDialect(**module, *target, options))
     return fail(llvm::toString(std::move(e)));
 
   std::error_code ec;

@@ -35,22 +35,6 @@ llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
-/// The pipeline after import. Kept as text so `--print-ir-after=<pass>` and
-/// ssmc-opt accept the same pass names.
-constexpr const char *kPipeline =
-    "ssm-decompose-model, convert-ssm-to-linalg, ssm-bind-weights, "
-    "canonicalize, cse, "
-    "one-shot-bufferize{bufferize-function-boundaries "
-    "function-boundary-type-conversion=identity-layout-map}, "
-    "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
-    "ssm-vectorize-projections, "
-    "convert-linalg-to-parallel-loops, ssm-outline-parallel-loops, "
-    "expand-strided-metadata, "
-    "lower-affine, convert-scf-to-cf, arith-expand{include-bf16=true}, "
-    "convert-vector-to-llvm, convert-math-to-llvm, convert-arith-to-llvm, "
-    "finalize-memref-to-llvm{use-generic-functions=true}, convert-cf-to-llvm, convert-func-to-llvm, convert-ub-to-llvm, "
-    "reconcile-unrealized-casts";
-
 void initializeLLVMTargets() {
   static bool done = [] {
     llvm::InitializeAllTargetInfos();
@@ -113,6 +97,24 @@ translateAndOptimize(ModuleOp module, llvm::LLVMContext &llvmContext, llvm::Targ
 }
 } // namespace
 
+std::string ssmc::cpu::pipelineFor(const CPUTargetDesc &target) {
+  return llvm::formatv(
+      "ssm-decompose-model, convert-ssm-to-linalg, ssm-bind-weights, canonicalize, cse, "
+      "one-shot-bufferize{{bufferize-function-boundaries "
+      "function-boundary-type-conversion=identity-layout-map}, "
+      "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
+      "ssm-vectorize-projections{{vector-width={0} rows={1} cols={2}}, "
+      "ssm-lower-reductions, ssm-approximate-exp, "
+      "convert-linalg-to-parallel-loops, ssm-outline-parallel-loops, "
+      "expand-strided-metadata, lower-affine, convert-scf-to-cf, "
+      "arith-expand{{include-bf16=true}, convert-vector-to-llvm, convert-math-to-llvm, "
+      "convert-arith-to-llvm, finalize-memref-to-llvm{{use-generic-functions=true}, "
+      "convert-cf-to-llvm, convert-func-to-llvm, convert-ub-to-llvm, "
+      "reconcile-unrealized-casts",
+      target.vectorWidth, target.blockRows, target.blockCols)
+      .str();
+}
+
 llvm::Expected<CPUTargetDesc> ssmc::cpu::getCPUTarget(llvm::StringRef name, bool dotprod) {
   CPUTargetDesc desc;
   desc.name = name.str();
@@ -121,7 +123,16 @@ llvm::Expected<CPUTargetDesc> ssmc::cpu::getCPUTarget(llvm::StringRef name, bool
     desc.triple = "x86_64-unknown-linux-gnu";
     desc.artifactTarget = "host-x86_64";
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+      // AVX-512: 16 lanes and 32 registers, so a 4 x 6 block of accumulators
+      // (24) with its operands fits.
+      desc.cpu = "x86-64-v4";
+      desc.cpuFeatures = {"avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"};
+      desc.vectorWidth = 16;
+      desc.blockRows = 4;
+      desc.blockCols = 6;
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
       // AVX2 + FMA when the build machine has them; the artifact records the
       // requirement and the runtime refuses it on a CPU without them.
       desc.cpu = "x86-64-v3";
@@ -148,7 +159,8 @@ llvm::Expected<CPUTargetDesc> ssmc::cpu::getCPUTarget(llvm::StringRef name, bool
   return makeError("unknown target '" + name + "' (expected host or aarch64)");
 }
 
-llvm::Error ssmc::cpu::lowerToLLVMDialect(ModuleOp module, const CompileOptions &options) {
+llvm::Error ssmc::cpu::lowerToLLVMDialect(ModuleOp module, const CPUTargetDesc &target,
+                                          const CompileOptions &options) {
   MLIRContext *ctx = module.getContext();
   // The launch code calls @forward through its C interface.
   module.walk([&](func::FuncOp func) {
@@ -158,7 +170,7 @@ llvm::Error ssmc::cpu::lowerToLLVMDialect(ModuleOp module, const CompileOptions 
   PassManager pm(ctx);
   std::string error;
   llvm::raw_string_ostream errorStream(error);
-  if (failed(parsePassPipeline(kPipeline, pm, errorStream)))
+  if (failed(parsePassPipeline(pipelineFor(target), pm, errorStream)))
     return makeError("internal error: bad pass pipeline: " + error);
   if (options.printIRAfterAll || !options.printIRAfter.empty()) {
     ctx->disableMultithreading();

@@ -27,9 +27,16 @@ struct CPUTargetDesc {
   std::string features;                 ///< LLVM feature string
   std::string artifactTarget;           ///< manifest "target"
   std::vector<std::string> cpuFeatures; ///< manifest features the code requires
+  /// Register blocking of the projections (ssm-vectorize-projections): f32
+  /// lanes per vector and a rows x cols block of accumulators that, with the
+  /// operands, fits the vector register file.
+  int64_t vectorWidth = 8;
+  int64_t blockRows = 4;
+  int64_t blockCols = 3;
 };
 
-/// `name` is "host" (x86-64 of this machine; AVX2/FMA used when present) or
+/// `name` is "host" (x86-64 of this machine; AVX-512 or AVX2/FMA used when
+/// present) or
 /// "aarch64" (NEON; `dotprod` adds +dotprod).
 llvm::Expected<CPUTargetDesc> getCPUTarget(llvm::StringRef name, bool dotprod);
 
@@ -42,7 +49,11 @@ struct CompileOptions {
 /// Runs the ssm and upstream passes on `module` (an imported model) down to
 /// the LLVM dialect. The layout of the weight section is left on the module
 /// as `ssm.weight_layout`.
-llvm::Error lowerToLLVMDialect(mlir::ModuleOp module, const CompileOptions &options);
+llvm::Error lowerToLLVMDialect(mlir::ModuleOp module, const CPUTargetDesc &target,
+                               const CompileOptions &options);
+
+/// The pass pipeline for `target`, in textual form (what `ssmc-opt` accepts).
+std::string pipelineFor(const CPUTargetDesc &target);
 
 /// Translates the lowered module to LLVM IR text (`--emit=llvm`).
 llvm::Expected<std::string> emitLLVMIR(mlir::ModuleOp module, const CPUTargetDesc &target);

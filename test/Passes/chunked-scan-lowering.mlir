@@ -33,13 +33,14 @@
 // CHECK: %[[CAUSAL:.*]] = arith.cmpi ule
 // CHECK: %[[E:.*]] = arith.select %[[CAUSAL]]
 // CHECK: math.exp %[[E]]
-// CHECK: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
+// Y_diag sums over s with p innermost (an axpy over contiguous p).
+// CHECK: iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]
 // Step 4: S_enter . C, then y = Y_diag + exp(Acum) (S_enter . C) + D x.
 // CHECK: ins(%{{.*}}, %[[ST]] : tensor<?x?x2x3xbf16>, tensor<?x2x2x3xf32>)
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 // Steps 2-3: the carried state decayed over the chunk plus the chunk's inputs.
 // CHECK: outs(%[[ST]] : tensor<?x2x2x3xf32>)
-// CHECK: %[[NEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
+// CHECK: %[[NEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]
 // CHECK: %[[YN:.*]] = tensor.insert_slice %{{.*}} into %[[Y]][0, %[[T]], 0, 0] [%{{.*}}, %[[SIZE]], 2, 2]
 // CHECK: scf.yield %[[NEW]], %[[YN]]
 // CHECK: return %[[LOOP]]#1, %[[LOOP]]#0
