@@ -88,6 +88,39 @@ struct LMHeadLowering : OpConversionPattern<LMHeadOp> {
   }
 };
 
+struct LastTokenLowering : OpConversionPattern<LastTokenOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(LastTokenOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    auto resultType = cast<RankedTensorType>(op.getType());
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rewriter, loc, input);
+    sizes[1] = rewriter.getIndexAttr(1);
+    Value init = tensor::EmptyOp::create(rewriter, loc, sizes, resultType.getElementType());
+    MLIRContext *ctx = rewriter.getContext();
+    // A gather: loops (b, 0, d) read input[b, lengths[b] - 1, d].
+    SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {getAffineDimExpr(0, ctx)}, ctx),
+                                   rewriter.getMultiDimIdentityMap(3)};
+    SmallVector<utils::IteratorType> iterators(3, utils::IteratorType::parallel);
+    Value out = linalg::GenericOp::create(
+                    rewriter, loc, TypeRange{init.getType()}, ValueRange{adaptor.getLengths()},
+                    ValueRange{init}, maps, iterators,
+                    [&](OpBuilder &b, Location l, ValueRange args) {
+                      Value length = arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
+                      Value last = arith::SubIOp::create(
+                          b, l, length, arith::ConstantIndexOp::create(b, l, 1));
+                      Value batch = linalg::IndexOp::create(b, l, 0);
+                      Value d = linalg::IndexOp::create(b, l, 2);
+                      Value v = tensor::ExtractOp::create(b, l, input, ValueRange{batch, last, d});
+                      linalg::YieldOp::create(b, l, v);
+                    })
+                    .getResult(0);
+    rewriter.replaceOp(op, castToType(rewriter, loc, out, resultType));
+    return success();
+  }
+};
+
 struct RMSNormLowering : OpConversionPattern<RMSNormOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
@@ -263,7 +296,7 @@ struct ConvertSSMToLinalgPass : ssmc::impl::ConvertSSMToLinalgBase<ConvertSSMToL
         [&](LMHeadOp op) { return tensorWeight(op.getWeight()); });
     target.addDynamicallyLegalOp<EmbedOp>([&](EmbedOp op) { return tensorWeight(op.getTable()); });
     target.addIllegalOp<RMSNormOp, GatedRMSNormOp, AddOp, CausalConv1dOp, CausalConv1dStepOp,
-                        SelectiveScanOp, ChunkedScanOp, StateUpdateOp>();
+                        SelectiveScanOp, ChunkedScanOp, StateUpdateOp, LastTokenOp>();
     configureSSMAttentionLegality(target);
     // Function boundaries carry states as batch tensors. Ops still using
     // state types (ssm.attention and its kv_cache until it is lowered) get
@@ -278,7 +311,7 @@ struct ConvertSSMToLinalgPass : ssmc::impl::ConvertSSMToLinalgBase<ConvertSSMToL
 
     RewritePatternSet patterns(ctx);
     patterns.add<LinearLowering, LMHeadLowering, RMSNormLowering, GatedRMSNormLowering, AddLowering,
-                 EmbedLowering>(ctx);
+                 EmbedLowering, LastTokenLowering>(ctx);
     populateSSMStatefulLoweringPatterns(typeConverter, patterns);
     // Also overrides the kv_cache conversion of typeConverter (AttentionLowering.h).
     populateSSMAttentionLoweringPatterns(typeConverter, patterns);

@@ -287,6 +287,20 @@ LogicalResult AttentionOp::verify() {
   return success();
 }
 
+LogicalResult LastTokenOp::verify() {
+  FailureOr<int64_t> d = verifySequenceInput(*this, getInput().getType());
+  if (failed(d) || failed(verifyLengths(*this, "lengths", getLengths().getType(),
+                                        getInput().getType())))
+    return failure();
+  if (failed(expectRank(*this, "result", getType(), 3)))
+    return failure();
+  auto in = cast<RankedTensorType>(getInput().getType());
+  if (cast<RankedTensorType>(getType()).getElementType() != in.getElementType())
+    return emitOpError() << "'result' element type must equal the input's, "
+                         << in.getElementType();
+  return expectShape(*this, "result", getType(), {in.getDimSize(0), 1, *d});
+}
+
 LogicalResult LMHeadOp::verify() {
   if (failed(expectFloatElements(*this, "input", getInput().getType())))
     return failure();

@@ -220,6 +220,23 @@ def SSM_AttentionOp : SSM_Op<"attention", [Pure]> {
   let hasVerifier = 1;
 }
 
+def SSM_LastTokenOp : SSM_Op<"last_token", [Pure]> {
+  let summary = "each sequence's activations at its last valid position";
+  let description = [{
+    `result[b, 0, :] = input[b, lengths[b] - 1, :]` for `input : B x L x D`:
+    what the LM head needs, since logits are only ever read after a
+    sequence's last token (runtime ABI). Placed before the final norm, it
+    keeps the norm and the head from computing B x L x V logits of which
+    B x 1 x V are used. `lengths[b]` must be in [1, L].
+  }];
+  let arguments = (ins AnyRankedTensor:$input, SSM_Lengths:$lengths);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $input `,` `lengths` $lengths attr-dict `:` type($input) `,` type($lengths) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def SSM_LMHeadOp : SSM_Op<"lm_head", [Pure]> {
   let summary = "output projection to float32 logits (tied or untied)";
   let description = [{

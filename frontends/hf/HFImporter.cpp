@@ -153,7 +153,8 @@ private:
              Type resultElement, const llvm::Twine &where) {
     Value w = weight(layer, role);
     auto mode = rounding == NormRounding::HF ? ssm::NormRounding::hf : ssm::NormRounding::fused;
-    return ssm::RMSNormOp::create(b, loc(where), activations(resultElement), x, w,
+    auto shape = cast<RankedTensorType>(x.getType()).getShape();
+    return ssm::RMSNormOp::create(b, loc(where), RankedTensorType::get(shape, resultElement), x, w,
                                     b.getF64FloatAttr(eps),
                                     ssm::NormRoundingAttr::get(&ctx, mode));
   }
@@ -266,7 +267,8 @@ func::FuncOp ForwardBuilder::build(ModuleOp module) {
   auto idsType = RankedTensorType::get({kDyn, kDyn}, b.getI32Type());
   auto lengthsType = RankedTensorType::get({kDyn}, b.getI32Type());
   auto positionsType = RankedTensorType::get({kDyn}, b.getI64Type());
-  auto logitsType = RankedTensorType::get({kDyn, kDyn, cfg.vocabSize}, b.getF32Type());
+  // Logits after each sequence's last token only (ssm.last_token below).
+  auto logitsType = RankedTensorType::get({kDyn, 1, cfg.vocabSize}, b.getF32Type());
 
   // The signature is finished once all layers have added their states.
   func = func::FuncOp::create(b, loc("forward"), "forward", b.getFunctionType({}, {}));
@@ -323,6 +325,13 @@ func::FuncOp ForwardBuilder::build(ModuleOp module) {
   Value last = h;
   if (fusedAddNorm)
     last = residual ? add(residual, mixerOut, b.getF32Type(), "final.add") : h;
+  // Only the last valid position of each sequence reaches the norm and head.
+  {
+    auto lastType = cast<RankedTensorType>(last.getType());
+    auto oneType = RankedTensorType::get({lastType.getDimSize(0), 1, lastType.getDimSize(2)},
+                                         lastType.getElementType());
+    last = ssm::LastTokenOp::create(b, loc("last_token"), oneType, last, lengths);
+  }
   Value y = norm(last, -1, "final_norm", cfg.finalNormEps, cfg.finalNorm, model, "final_norm");
   Value headWeight = has(-1, "lm_head") ? weight(-1, "lm_head") : table;
   auto head = ssm::LMHeadOp::create(b, loc("lm_head"), logitsType, y, headWeight,

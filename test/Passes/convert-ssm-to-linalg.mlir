@@ -123,3 +123,17 @@ func.func @lm_head_padded(%h: tensor<1x1x4xbf16>, %w: tensor<6x4xbf16>) -> tenso
   %l = ssm.lm_head %h, %w {valid_vocab = 5 : i64} : tensor<1x1x4xbf16>, tensor<6x4xbf16> -> tensor<1x1x6xf32>
   return %l : tensor<1x1x6xf32>
 }
+
+// -----
+
+// ssm.last_token is a gather of row lengths[b] - 1 of every sequence.
+// CHECK-LABEL: func.func @last_token
+// CHECK: %[[INIT:.*]] = tensor.empty(%{{.*}}) : tensor<?x1x8xbf16>
+// CHECK: linalg.generic {{.*}} ins(%arg1 : tensor<?xi32>) outs(%[[INIT]] : tensor<?x1x8xbf16>)
+// CHECK: %[[LEN:.*]] = arith.index_cast
+// CHECK: %[[POS:.*]] = arith.subi %[[LEN]], %c1
+// CHECK: tensor.extract %arg0[%{{.*}}, %[[POS]], %{{.*}}] : tensor<?x?x8xbf16>
+func.func @last_token(%x: tensor<?x?x8xbf16>, %len: tensor<?xi32>) -> tensor<?x1x8xbf16> {
+  %0 = ssm.last_token %x, lengths %len : tensor<?x?x8xbf16>, tensor<?xi32> -> tensor<?x1x8xbf16>
+  return %0 : tensor<?x1x8xbf16>
+}

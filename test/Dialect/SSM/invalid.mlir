@@ -541,6 +541,30 @@ func.func @f() attributes {r = #ssm.rope<theta = 10000.0, dim = 16, scaling = ll
 
 // -----
 
+func.func @f(%x: tensor<2x?x4xbf16>, %len: tensor<2xi32>) {
+  // expected-error @+1 {{'ssm.last_token' op 'result' has shape 2x3x4, expected 2x1x4}}
+  %0 = ssm.last_token %x, lengths %len : tensor<2x?x4xbf16>, tensor<2xi32> -> tensor<2x3x4xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x?x4xbf16>, %len: tensor<3xi32>) {
+  // expected-error @+1 {{'ssm.last_token' op 'lengths' has shape 3, expected 2}}
+  %0 = ssm.last_token %x, lengths %len : tensor<2x?x4xbf16>, tensor<3xi32> -> tensor<2x1x4xbf16>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x?x4xbf16>, %len: tensor<2xi32>) {
+  // expected-error @+1 {{'ssm.last_token' op 'result' element type must equal the input's, 'bf16'}}
+  %0 = ssm.last_token %x, lengths %len : tensor<2x?x4xbf16>, tensor<2xi32> -> tensor<2x1x4xf32>
+  return
+}
+
+// -----
+
 func.func @f(%x: tensor<?x?x4xbf16>, %w: tensor<16x4xbf16>) {
   // expected-error @+1 {{'ssm.lm_head' op 'result' must have f32 elements, got 'tensor<?x?x16xbf16>'}}
   %0 = ssm.lm_head %x, %w : tensor<?x?x4xbf16>, tensor<16x4xbf16> -> tensor<?x?x16xbf16>

@@ -51,7 +51,8 @@ func.func @module_attrs() attributes {
 // CHECK: ssm.swiglu_mlp %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : (tensor<?x?x64xbf16>, tensor<128x64xbf16>, tensor<128x64xbf16>, tensor<64x128xbf16>) -> tensor<?x?x64xbf16>
 // CHECK: ssm.add %{{.*}}, %{{.*}} : tensor<?x?x64xf32>, tensor<?x?x64xbf16> -> tensor<?x?x64xf32>
 // CHECK: ssm.lm_head %{{.*}}, %{{.*}} {valid_vocab = 500 : i64} : tensor<?x?x64xbf16>, tensor<512x64xbf16> -> tensor<?x?x512xf32>
-func.func @embed_norm_add_mlp_head(%ids: tensor<?x?xi32>, %r: tensor<?x?x64xf32>) -> tensor<?x?x512xf32> {
+// CHECK: ssm.last_token %{{.*}}, lengths %{{.*}} : tensor<?x?x64xf32>, tensor<?xi32> -> tensor<?x1x64xf32>
+func.func @embed_norm_add_mlp_head(%ids: tensor<?x?xi32>, %r: tensor<?x?x64xf32>, %len: tensor<?xi32>) -> tensor<?x?x512xf32> {
   %e = ssm.weight "embedding" : tensor<512x64xbf16>
   %n = ssm.weight "norm" : tensor<64xbf16>
   %h = ssm.embed %e[%ids] : tensor<512x64xbf16>, tensor<?x?xi32> -> tensor<?x?x64xbf16>
@@ -63,6 +64,7 @@ func.func @embed_norm_add_mlp_head(%ids: tensor<?x?xi32>, %r: tensor<?x?x64xf32>
   %m = ssm.swiglu_mlp %u, %g, %p, %d : (tensor<?x?x64xbf16>, tensor<128x64xbf16>, tensor<128x64xbf16>, tensor<64x128xbf16>) -> tensor<?x?x64xbf16>
   %s = ssm.add %r, %m : tensor<?x?x64xf32>, tensor<?x?x64xbf16> -> tensor<?x?x64xf32>
   %logits = ssm.lm_head %u2, %e {valid_vocab = 500} : tensor<?x?x64xbf16>, tensor<512x64xbf16> -> tensor<?x?x512xf32>
+  %last = ssm.last_token %s, lengths %len : tensor<?x?x64xf32>, tensor<?xi32> -> tensor<?x1x64xf32>
   return %logits : tensor<?x?x512xf32>
 }
 
