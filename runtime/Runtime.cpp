@@ -461,14 +461,51 @@ Status Session::prefill(int32_t n, const int32_t *slots,
                         std::to_string(vocab) + ")");
     seqLen = std::max<int64_t>(seqLen, lengths[i]);
   }
-  // Ragged prompts become one zero-padded [n][seqLen] rectangle.
-  tokenRect.assign(static_cast<size_t>(n) * seqLen, 0);
-  for (int32_t i = 0; i < n; ++i)
-    std::memcpy(&tokenRect[static_cast<size_t>(i) * seqLen], tokens[i],
-                sizeof(int32_t) * lengths[i]);
-  lengthBuf.assign(lengths, lengths + n);
-  return run(model().prefillEntry(), "prefill", n, slots, seqLen, lengthBuf.data(),
-             logits);
+  // A prompt split in pieces gives the same state and logits as one call
+  // (the state carries across calls), so long prefills run in pieces of at
+  // most kMaxPrefillTokens batch-tokens: the generated code's intermediate
+  // buffers grow with batch x length, and this bounds them.
+  const int64_t piece = std::max<int64_t>(1, kMaxPrefillTokens / std::max<int32_t>(n, 1));
+  std::vector<int32_t> pieceSlots, pieceLengths, pieceIndex;
+  std::vector<float> pieceLogits;
+  for (int64_t start = 0; start < seqLen; start += piece) {
+    pieceSlots.clear();
+    pieceLengths.clear();
+    pieceIndex.clear();
+    int64_t pieceLen = 0;
+    for (int32_t i = 0; i < n; ++i) {
+      if (lengths[i] <= start)
+        continue;
+      int32_t len = static_cast<int32_t>(std::min<int64_t>(lengths[i] - start, piece));
+      pieceSlots.push_back(slots[i]);
+      pieceLengths.push_back(len);
+      pieceIndex.push_back(i);
+      pieceLen = std::max<int64_t>(pieceLen, len);
+    }
+    int32_t m = static_cast<int32_t>(pieceIndex.size());
+    // Ragged prompts become one zero-padded [m][pieceLen] rectangle.
+    tokenRect.assign(static_cast<size_t>(m) * pieceLen, 0);
+    for (int32_t j = 0; j < m; ++j)
+      std::memcpy(&tokenRect[static_cast<size_t>(j) * pieceLen], tokens[pieceIndex[j]] + start,
+                  sizeof(int32_t) * pieceLengths[j]);
+    lengthBuf = pieceLengths;
+    bool whole = m == n && start == 0 && pieceLen == seqLen;
+    float *out = logits;
+    if (!whole) {
+      pieceLogits.resize(static_cast<size_t>(m) * vocab);
+      out = pieceLogits.data();
+    }
+    Status st = run(model().prefillEntry(), "prefill", m, pieceSlots.data(), pieceLen,
+                    lengthBuf.data(), out);
+    if (st != Status::Ok)
+      return st;
+    // The piece holding a sequence's last token leaves its logits.
+    if (!whole)
+      for (int32_t j = 0; j < m; ++j)
+        std::memcpy(logits + static_cast<size_t>(pieceIndex[j]) * vocab,
+                    pieceLogits.data() + static_cast<size_t>(j) * vocab, sizeof(float) * vocab);
+  }
+  return Status::Ok;
 }
 
 Status Session::decode(int32_t n, const int32_t *slots, const int32_t *tokens,

@@ -151,6 +151,9 @@ private:
   std::unique_ptr<ThreadPool> pool;
   ssmc_parallel parallel{};
   // Per-call staging, kept to avoid allocating on every decode step.
+  /// Most batch-tokens one prefill call hands the generated code (see
+  /// Session::prefill).
+  static constexpr int64_t kMaxPrefillTokens = 2048;
   std::vector<int32_t> tokenRect, lengthBuf, slotBuf;
   std::vector<int64_t> positionBuf;
   std::string errorMessage;
