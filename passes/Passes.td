@@ -151,4 +151,18 @@ def SSMApproximateExp : Pass<"ssm-approximate-exp"> {
                            "::mlir::math::MathDialect"];
 }
 
+def SSMFuseElementwise : Pass<"ssm-fuse-elementwise"> {
+  let summary = "Fuse chains of elementwise linalg.generic ops on tensors";
+  let description = [{
+    Upstream's elementwise producer-consumer fusion, restricted to producers
+    with one use fused into all-parallel consumers: chains such as a
+    projection's rounding, the gate's silu and product, masking and casts
+    become one loop nest and their intermediates never reach memory. Every
+    op's rounding stays in the fused body (results are unchanged).
+    Reductions (projections, norms' sums) are never fused into, so
+    ssm-vectorize-projections still sees every projection.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::affine::AffineDialect"];
+}
+
 #endif // SSMC_PASSES_PASSES_TD

@@ -100,6 +100,7 @@ translateAndOptimize(ModuleOp module, llvm::LLVMContext &llvmContext, llvm::Targ
 std::string ssmc::cpu::pipelineFor(const CPUTargetDesc &target) {
   return llvm::formatv(
       "ssm-decompose-model, convert-ssm-to-linalg, ssm-bind-weights, canonicalize, cse, "
+      "ssm-fuse-elementwise, canonicalize, "
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map}, "
       "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
