@@ -96,7 +96,9 @@ Type elementTypeOf(Value v) { return cast<RankedTensorType>(v.getType()).getElem
 /// ssm.discrete_mamba2 (spec §2.5-2.6): identity conv, decay
 /// exp(-softplus(a)), no dt scaling, gate y * silu(z + z_bias), no norm.
 struct DecomposeDiscreteMamba2 : OpRewritePattern<DiscreteMamba2Op> {
-  using OpRewritePattern::OpRewritePattern;
+  /// `chunk` > 0 overrides the model's scan chunk length (a target choice).
+  DecomposeDiscreteMamba2(MLIRContext *ctx, int64_t chunk) : OpRewritePattern(ctx), chunk(chunk) {}
+  int64_t chunk;
   LogicalResult matchAndRewrite(DiscreteMamba2Op op, PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     DiscreteMamba2ConfigAttr cfg = op.getConfig();
@@ -131,7 +133,7 @@ struct DecomposeDiscreteMamba2 : OpRewritePattern<DiscreteMamba2Op> {
     auto scan = ChunkedScanOp::create(rewriter, loc, seq.seqType({heads, headDim}, model),
                                       op.getSsmState().getType(), x, logDecay, bMat, cMat,
                                       op.getSsmState(), op.getLengths(), /*dt=*/Value(), op.getD(),
-                                      static_cast<uint64_t>(cfg.getChunk()));
+                                      static_cast<uint64_t>(chunk > 0 ? chunk : cfg.getChunk()));
     Value y = seq.mergeHeads(scan.getResult());
 
     // y * silu(z + z_bias), float32, one rounding to the model type.
@@ -152,7 +154,9 @@ struct DecomposeDiscreteMamba2 : OpRewritePattern<DiscreteMamba2Op> {
 /// ssm.mamba2 (spec §1.8, §3.5): silu conv, delta = softplus(dt + dt_bias),
 /// log a = delta * -exp(A_log), dt-scaled scan, gated grouped RMSNorm.
 struct DecomposeMamba2 : OpRewritePattern<Mamba2Op> {
-  using OpRewritePattern::OpRewritePattern;
+  /// `chunk` > 0 overrides the model's scan chunk length (a target choice).
+  DecomposeMamba2(MLIRContext *ctx, int64_t chunk) : OpRewritePattern(ctx), chunk(chunk) {}
+  int64_t chunk;
   LogicalResult matchAndRewrite(Mamba2Op op, PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Mamba2ConfigAttr cfg = op.getConfig();
@@ -197,7 +201,7 @@ struct DecomposeMamba2 : OpRewritePattern<Mamba2Op> {
     auto scan = ChunkedScanOp::create(rewriter, loc, seq.seqType({heads, headDim}, model),
                                       op.getSsmState().getType(), x, logDecay, bMat, cMat,
                                       op.getSsmState(), op.getLengths(), delta, op.getD(),
-                                      static_cast<uint64_t>(cfg.getChunk()));
+                                      static_cast<uint64_t>(chunk > 0 ? chunk : cfg.getChunk()));
     Value y = seq.mergeHeads(scan.getResult());
     Value normed =
         GatedRMSNormOp::create(rewriter, loc, y.getType(), y, z, op.getNormWeight(),
@@ -233,9 +237,16 @@ struct DecomposeSwiGLU : OpRewritePattern<SwiGLUMLPOp> {
 };
 
 struct SSMDecomposeModelPass : ssmc::impl::SSMDecomposeModelBase<SSMDecomposeModelPass> {
+  using SSMDecomposeModelBase::SSMDecomposeModelBase;
   void runOnOperation() override {
+    if (chunk < 0) {
+      getOperation()->emitError() << "ssm-decompose-model: chunk must be >= 0, got "
+                              << static_cast<int64_t>(chunk.getValue());
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeDiscreteMamba2, DecomposeMamba2, DecomposeSwiGLU>(&getContext());
+    patterns.add<DecomposeDiscreteMamba2, DecomposeMamba2>(&getContext(), chunk.getValue());
+    patterns.add<DecomposeSwiGLU>(&getContext());
     // Only these rewrites run: no folding, so the IR keeps the exact ops the
     // rewrites produce (canonicalize separately when wanted).
     GreedyRewriteConfig config;

@@ -18,8 +18,12 @@ def SSMDecomposeModel : Pass<"ssm-decompose-model"> {
     op's config), the gate or `ssm.gated_rms_norm`, and the output
     projection. Shapes, element types and states are preserved; projections
     round to the model element type and the decay and scan stay float32.
-    `ssm.attention` is left as is.
+    `ssm.attention` is left as is. `chunk` > 0 replaces the model's scan
+    chunk length: the target picks it (the intra-chunk work per token grows
+    with the chunk, the inter-chunk work does not).
   }];
+  let options = [Option<"chunk", "chunk", "int64_t", "0",
+                        "scan chunk length; 0 keeps the model's">];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
 }

@@ -99,7 +99,7 @@ translateAndOptimize(ModuleOp module, llvm::LLVMContext &llvmContext, llvm::Targ
 
 std::string ssmc::cpu::pipelineFor(const CPUTargetDesc &target) {
   return llvm::formatv(
-      "ssm-decompose-model, convert-ssm-to-linalg, ssm-bind-weights, canonicalize, cse, "
+      "ssm-decompose-model{{chunk={3}}, convert-ssm-to-linalg, ssm-bind-weights, canonicalize, cse, "
       "ssm-fuse-elementwise, canonicalize, "
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map}, "
@@ -112,7 +112,7 @@ std::string ssmc::cpu::pipelineFor(const CPUTargetDesc &target) {
       "convert-arith-to-llvm, finalize-memref-to-llvm{{use-generic-functions=true}, "
       "convert-cf-to-llvm, convert-func-to-llvm, convert-ub-to-llvm, "
       "reconcile-unrealized-casts",
-      target.vectorWidth, target.blockRows, target.blockCols)
+      target.vectorWidth, target.blockRows, target.blockCols, target.scanChunk)
       .str();
 }
 

@@ -33,6 +33,10 @@ struct CPUTargetDesc {
   int64_t vectorWidth = 8;
   int64_t blockRows = 4;
   int64_t blockCols = 3;
+  /// Chunk length of the chunked scan (0: the model's own). On CPUs the
+  /// intra-chunk matrices are the scan's cost, so chunks are shorter than
+  /// the GPU-oriented checkpoint default.
+  int64_t scanChunk = 64;
 };
 
 /// `name` is "host" (x86-64 of this machine; AVX-512 or AVX2/FMA used when

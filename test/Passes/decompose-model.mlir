@@ -144,3 +144,11 @@ func.func @attention_untouched(%x: tensor<1x2x8xf32>, %len: tensor<1xi32>, %pos:
       -> (tensor<1x2x8xf32>, !ssm.kv_cache<1x4xf32>)
   return %r, %kvo : tensor<1x2x8xf32>, !ssm.kv_cache<1x4xf32>
 }
+
+// -----
+
+// A target's chunk length replaces the model's.
+// RUN: ssmc-opt %s -ssm-decompose-model="chunk=8" -split-input-file | FileCheck %s --check-prefix=CHUNK
+// RUN: not ssmc-opt %s -ssm-decompose-model="chunk=-1" -split-input-file 2>&1 | FileCheck %s --check-prefix=BADCHUNK
+// CHUNK: ssm.chunked_scan {{.*}} chunk 8
+// BADCHUNK: ssm-decompose-model: chunk must be >= 0, got -1
