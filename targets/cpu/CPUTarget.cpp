@@ -142,20 +142,16 @@ llvm::Expected<CPUTargetDesc> ssmc::cpu::getCPUTarget(llvm::StringRef name, bool
       desc.cpuFeatures = {"dotprod"};
     return desc;
   }
-  return makeError("unknown target '" + name + "' (expected host or aarch64)");
+  return makeError("unknown target '" + name + "' (expected host, aarch64 or cuda)");
 }
 
-llvm::Error ssmc::cpu::lowerToLLVMDialect(ModuleOp module, const CompileOptions &options) {
+llvm::Error ssmc::cpu::runPipeline(ModuleOp module, llvm::StringRef pipeline,
+                                   const CompileOptions &options) {
   MLIRContext *ctx = module.getContext();
-  // The launch code calls @forward through its C interface.
-  module.walk([&](func::FuncOp func) {
-    if (func.getName() == "forward")
-      func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), UnitAttr::get(ctx));
-  });
   PassManager pm(ctx);
   std::string error;
   llvm::raw_string_ostream errorStream(error);
-  if (failed(parsePassPipeline(kPipeline, pm, errorStream)))
+  if (failed(parsePassPipeline(pipeline, pm, errorStream)))
     return makeError("internal error: bad pass pipeline: " + error);
   if (options.printIRAfterAll || !options.printIRAfter.empty()) {
     ctx->disableMultithreading();
@@ -170,6 +166,16 @@ llvm::Error ssmc::cpu::lowerToLLVMDialect(ModuleOp module, const CompileOptions 
   if (failed(pm.run(module)))
     return makeError("the lowering pipeline failed (see the diagnostics above)");
   return llvm::Error::success();
+}
+
+llvm::Error ssmc::cpu::lowerToLLVMDialect(ModuleOp module, const CompileOptions &options) {
+  MLIRContext *ctx = module.getContext();
+  // The launch code calls @forward through its C interface.
+  module.walk([&](func::FuncOp func) {
+    if (func.getName() == "forward")
+      func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), UnitAttr::get(ctx));
+  });
+  return runPipeline(module, kPipeline, options);
 }
 
 llvm::Expected<std::string> ssmc::cpu::emitLLVMIR(ModuleOp module, const CPUTargetDesc &target) {
