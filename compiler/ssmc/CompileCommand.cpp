@@ -206,6 +206,15 @@ int compileCUDA(ModuleOp module, const std::string &sm, const std::string &emit,
                   llvm::toString(assembled.takeError()));
     cubin = std::move(*assembled);
   }
+  size_t kernels = 0;
+  for (size_t at = ptx->find(".entry "); at != std::string::npos; at = ptx->find(".entry ", at + 1))
+    ++kernels;
+  llvm::outs() << "device code: " << kernels << " kernels for " << target->chip << ", PTX ("
+               << ptx->size() << " bytes)";
+  if (cubin.empty())
+    llvm::outs() << ", no cubin (ptxas not found; the driver compiles the PTX at load)\n";
+  else
+    llvm::outs() << " + cubin (" << cubin.size() << " bytes, " << target->ptxas << ")\n";
   auto mirrors = ssmc::cuda::collectHostMirrors(module);
   if (!mirrors)
     return fail(llvm::toString(mirrors.takeError()));

@@ -431,7 +431,7 @@ struct RsqrtToSqrt : OpRewritePattern<math::RsqrtOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(math::RsqrtOp op, PatternRewriter &rewriter) const override {
     Type type = op.getType();
-    if (!type.isF32() && !type.isF64())
+    if (!isa<FloatType>(type))
       return failure();
     Value one = arith::ConstantOp::create(rewriter, op.getLoc(), rewriter.getFloatAttr(type, 1.0));
     Value root = math::SqrtOp::create(rewriter, op.getLoc(), op.getOperand());
@@ -447,12 +447,23 @@ struct NativeMathToIntrinsic : RewritePattern {
     if (base.empty() || op->getNumResults() != 1)
       return failure();
     Type type = op->getResult(0).getType();
-    if (!type.isF32() && !type.isF64())
+    Location loc = op->getLoc();
+    // f16/bf16 through f32 (exact for abs, floor, ceil, trunc, copysign).
+    bool widen = type.isF16() || type.isBF16();
+    if (!widen && !type.isF32() && !type.isF64())
       return failure();
-    std::string name = (base + (type.isF32() ? ".f32" : ".f64")).str();
-    auto call = LLVM::CallIntrinsicOp::create(rewriter, op->getLoc(), type,
-                                              rewriter.getStringAttr(name), op->getOperands());
-    rewriter.replaceOp(op, call.getResults());
+    Type computeType = widen ? rewriter.getF32Type() : type;
+    SmallVector<Value> operands;
+    for (Value v : op->getOperands())
+      operands.push_back(widen ? arith::ExtFOp::create(rewriter, loc, computeType, v).getResult()
+                               : v);
+    std::string name = (base + (computeType.isF32() ? ".f32" : ".f64")).str();
+    Value result = LLVM::CallIntrinsicOp::create(rewriter, loc, computeType,
+                                                 rewriter.getStringAttr(name), operands)
+                       .getResult(0);
+    if (widen)
+      result = arith::TruncFOp::create(rewriter, loc, type, result);
+    rewriter.replaceOp(op, result);
     return success();
   }
 };
