@@ -68,6 +68,10 @@ createTargetMachine(const CPUTargetDesc &target) {
   if (!llvmTarget)
     return makeError("no LLVM target for " + target.triple + ": " + error);
   llvm::TargetOptions options;
+  // Global constructors in .init_array (the ELF standard, what clang does):
+  // lld keeps a .ctors section as is and glibc never runs it. The CUDA
+  // target's host code registers its device image from a constructor.
+  options.UseInitArray = true;
   std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
       triple, target.cpu, target.features, options, llvm::Reloc::PIC_, std::nullopt,
       llvm::CodeGenOptLevel::Aggressive));
