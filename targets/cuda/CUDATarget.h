@@ -57,9 +57,9 @@ struct CUDATargetDesc {
   cpu::CPUTargetDesc host;     ///< the host code (x86-64 baseline)
 };
 
-/// `sm` is "80", "90", "sm_80" or "sm_90". Finds ptxas ($SSMC_PTXAS, then
-/// $CUDA_HOME/bin, /usr/local/cuda/bin, PATH); `requirePtxas` makes a
-/// missing one an error.
+/// `sm` is "80", "90", "sm_80" or "sm_90". Finds ptxas ($SSMC_PTXAS, where
+/// "none" means do not use one; then $CUDA_HOME/bin, /usr/local/cuda/bin,
+/// PATH); without one the artifact carries PTX only.
 llvm::Expected<CUDATargetDesc> getCUDATarget(llvm::StringRef sm);
 
 /// Lowers an imported model to kernels in the NVVM dialect (one gpu.module)
