@@ -443,11 +443,22 @@ bool Manifest::fromJson(const JsonValue &json, Manifest &out,
 // Target checks
 //===----------------------------------------------------------------------===//
 
+unsigned cudaTargetSm(const std::string &target) {
+  if (target == "cuda-sm80")
+    return 80;
+  if (target == "cuda-sm90")
+    return 90;
+  return 0;
+}
+
 std::string targetArchitecture(const std::string &target) {
   if (target == "host-x86_64" || target == "x86_64")
     return "x86_64";
   if (target == "host-aarch64" || target == "aarch64")
     return "aarch64";
+  // The code section of a CUDA artifact is x86-64 host code driving the GPU.
+  if (cudaTargetSm(target) != 0)
+    return "x86_64";
   return "";
 }
 
@@ -565,8 +576,10 @@ bool hostHasCpuFeature(const std::string &feature) {
 bool checkTargetRunsOnHost(const Manifest &manifest, std::string &error) {
   std::string arch = targetArchitecture(manifest.target);
   if (arch.empty()) {
-    if (manifest.target.rfind("cuda", 0) == 0 ||
-        manifest.target.rfind("metal", 0) == 0)
+    if (manifest.target.rfind("cuda", 0) == 0)
+      error = "target '" + manifest.target +
+              "' is not a CUDA target this runtime knows (cuda-sm80, cuda-sm90)";
+    else if (manifest.target.rfind("metal", 0) == 0)
       error = "target '" + manifest.target +
               "' needs a device launcher, which this runtime does not have";
     else

@@ -103,9 +103,12 @@ struct Manifest {
                        std::string &error);
 };
 
-/// The CPU architecture a target string runs on ("x86_64", "aarch64"), or an
-/// empty string for device targets the runtime cannot launch yet.
+/// The CPU architecture a target string's code section runs on ("x86_64",
+/// "aarch64"; CUDA targets have x86-64 host code), or an empty string for
+/// targets the runtime cannot launch.
 std::string targetArchitecture(const std::string &target);
+/// The compute capability of a CUDA target ("cuda-sm90" -> 90), 0 otherwise.
+unsigned cudaTargetSm(const std::string &target);
 /// Architecture of the machine running this code ("x86_64", "aarch64", ...).
 const char *hostArchitecture();
 /// Whether the host CPU supports a named feature ("avx2", "fma", "dotprod",

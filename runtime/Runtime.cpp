@@ -165,6 +165,10 @@ bool LoadedCode::load(const std::string &artifactPath, const uint8_t *code,
   return true;
 }
 
+void *LoadedCode::symbol(const char *name) const {
+  return handle ? dlsym(handle, name) : nullptr;
+}
+
 std::shared_ptr<Model> Model::load(const std::string &path,
                                    std::string &error) {
   return load(path, ArtifactReader::Options(), error);
@@ -179,7 +183,44 @@ std::shared_ptr<Model> Model::load(const std::string &path,
   if (!model->code.load(path, model->reader.code(), model->reader.codeBytes(),
                         model->reader.manifest(), error))
     return nullptr;
+  if (unsigned sm = cudaTargetSm(model->manifest().target)) {
+    if (!model->openCuda(sm, error)) {
+      error = path + ": " + error;
+      return nullptr;
+    }
+  }
   return model;
+}
+
+bool Model::openCuda(unsigned sm, std::string &error) {
+  cuda = CudaDevice::open(sm, error);
+  if (!cuda)
+    return false;
+  // The weights live on the device for the model's lifetime.
+  if (!cuda->allocate(reader.weightsBytes(), weightsOnDevice, error) ||
+      !cuda->upload(weightsOnDevice, reader.weights(), reader.weightsBytes(), error)) {
+    error = "copying " + std::to_string(reader.weightsBytes()) +
+            " bytes of weights to " + cuda->description() + ": " + error;
+    return false;
+  }
+  return true;
+}
+
+Model::~Model() {
+  if (!cuda)
+    return;
+  std::string ignored;
+  cuda->makeCurrent(ignored);
+  // Modules the code section loaded belong to the context: unload them while
+  // it lives (generated code's own destructor runs later, at dlclose).
+  if (void *release = code.symbol("ssmc_cuda_release")) {
+    void (*fn)(const ssmc_device *);
+    std::memcpy(&fn, &release, sizeof(release));
+    ssmc_device device{};
+    device.cuda = cuda->api();
+    fn(&device);
+  }
+  cuda->release(weightsOnDevice);
 }
 
 //===----------------------------------------------------------------------===//
@@ -342,6 +383,17 @@ std::unique_ptr<Session> Session::create(std::shared_ptr<Model> model,
   session->ownerModel = model;
   session->capacity = batchCapacity;
   session->contextLimit = maxContext;
+  session->cuda = model->cudaDevice();
+  if (session->cuda) {
+    if (!session->cuda->makeCurrent(error) ||
+        !session->cuda->createStream(session->stream, error))
+      return nullptr;
+    session->deviceError.assign(1024, '\0');
+    session->device.cuda = session->cuda->api();
+    session->device.stream = session->stream;
+    session->device.error = session->deviceError.data();
+    session->device.error_bytes = session->deviceError.size();
+  }
   for (const StateSpec &spec : model->manifest().states) {
     uint64_t tokenElements = 0, rowBytes = 0, bufferBytes = 0;
     bool ok = mulChecked(spec.perTokenElements,
@@ -357,10 +409,11 @@ std::unique_ptr<Session> Session::create(std::shared_ptr<Model> model,
               "' would be too large for this batch capacity and context";
       return nullptr;
     }
-    void *buffer = mapZeroed(bufferBytes);
+    std::string why;
+    void *buffer = session->allocateState(bufferBytes, why);
     if (!buffer) {
       error = "cannot allocate " + std::to_string(bufferBytes) +
-              " bytes for state '" + spec.name + "'";
+              " bytes for state '" + spec.name + "'" + (why.empty() ? "" : ": " + why);
       return nullptr;
     }
     session->stateBuffers.push_back(buffer);
@@ -377,8 +430,74 @@ std::unique_ptr<Session> Session::create(std::shared_ptr<Model> model,
 
 Session::~Session() {
   for (size_t i = 0; i < stateBuffers.size(); ++i)
-    unmapZeroed(stateBuffers[i], stateBufferBytes[i]);
+    releaseState(stateBuffers[i], stateBufferBytes[i]);
   unmapZeroed(scratch, scratchBytes);
+  if (cuda)
+    cuda->destroyStream(stream);
+}
+
+void *Session::allocateState(uint64_t bytes, std::string &error) {
+  if (!cuda)
+    return mapZeroed(bytes);
+  uint64_t ptr = 0;
+  if (!cuda->allocate(bytes, ptr, error))
+    return nullptr;
+  if (!cuda->zero(ptr, bytes, error)) {
+    cuda->release(ptr);
+    return nullptr;
+  }
+  return reinterpret_cast<void *>(static_cast<uintptr_t>(ptr));
+}
+
+void Session::releaseState(void *buffer, uint64_t bytes) {
+  if (!cuda) {
+    unmapZeroed(buffer, bytes);
+    return;
+  }
+  std::string ignored;
+  cuda->makeCurrent(ignored);
+  cuda->release(reinterpret_cast<uintptr_t>(buffer));
+}
+
+bool Session::copyStateOut(void *dst, size_t buffer, uint64_t offset, uint64_t bytes) {
+  if (!cuda) {
+    std::memcpy(dst, static_cast<const uint8_t *>(stateBuffers[buffer]) + offset, bytes);
+    return true;
+  }
+  std::string error;
+  if (cuda->makeCurrent(error) &&
+      cuda->download(dst, reinterpret_cast<uintptr_t>(stateBuffers[buffer]) + offset, bytes,
+                     error))
+    return true;
+  errorMessage = "reading state from " + cuda->description() + ": " + error;
+  return false;
+}
+
+bool Session::copyStateIn(size_t buffer, uint64_t offset, const void *src, uint64_t bytes) {
+  if (!cuda) {
+    std::memcpy(static_cast<uint8_t *>(stateBuffers[buffer]) + offset, src, bytes);
+    return true;
+  }
+  std::string error;
+  if (cuda->makeCurrent(error) &&
+      cuda->upload(reinterpret_cast<uintptr_t>(stateBuffers[buffer]) + offset, src, bytes,
+                   error))
+    return true;
+  errorMessage = "writing state to " + cuda->description() + ": " + error;
+  return false;
+}
+
+bool Session::zeroState(size_t buffer, uint64_t offset, uint64_t bytes) {
+  if (!cuda) {
+    std::memset(static_cast<uint8_t *>(stateBuffers[buffer]) + offset, 0, bytes);
+    return true;
+  }
+  std::string error;
+  if (cuda->makeCurrent(error) &&
+      cuda->zero(reinterpret_cast<uintptr_t>(stateBuffers[buffer]) + offset, bytes, error))
+    return true;
+  errorMessage = "clearing state on " + cuda->description() + ": " + error;
+  return false;
 }
 
 Status Session::fail(Status status, std::string message) {
@@ -568,12 +687,24 @@ Status Session::run(ssmc_entry_fn entry, const char *entryName, int32_t n, const
   call.scratch = scratch;
   call.scratch_bytes = scratchBytes;
   call.parallel = &parallel;
+  if (cuda) {
+    std::string error;
+    if (!cuda->makeCurrent(error))
+      return fail(Status::KernelFailed, error);
+    call.weights = reinterpret_cast<const uint8_t *>(
+        static_cast<uintptr_t>(model().deviceWeights()));
+    call.device = &device;
+    deviceError[0] = '\0';
+  }
   int32_t rc = entry(&call);
-  if (rc != 0)
+  if (rc != 0) {
+    std::string detail = cuda && deviceError[0] ? std::string(" (") + deviceError.data() + ")" : "";
     return fail(Status::KernelFailed,
                 std::string(entryName) + " entry point failed with code " + std::to_string(rc) +
+                    detail +
                     "; the states of the slots in this call are undefined "
                     "until reset or restored");
+  }
   for (int32_t i = 0; i < n; ++i)
     positions[slots[i]] += lengths[i];
   errorMessage.clear();
@@ -616,10 +747,8 @@ Status Session::saveState(int32_t slot, void *buffer) {
   std::memcpy(out, &header, sizeof(header));
   out += sizeof(header);
   for (size_t s = 0; s < stateBuffers.size(); ++s) {
-    std::memcpy(out,
-                static_cast<const uint8_t *>(stateBuffers[s]) +
-                    stateRowBytes[s] * slot,
-                stateRowBytes[s]);
+    if (!copyStateOut(out, s, stateRowBytes[s] * slot, stateRowBytes[s]))
+      return Status::KernelFailed;
     out += stateRowBytes[s];
   }
   return Status::Ok;
@@ -645,9 +774,8 @@ Status Session::restoreState(int32_t slot, const void *buffer) {
                     " is outside [0, " + std::to_string(contextLimit) + "]");
   const uint8_t *in = static_cast<const uint8_t *>(buffer) + sizeof(header);
   for (size_t s = 0; s < stateBuffers.size(); ++s) {
-    std::memcpy(static_cast<uint8_t *>(stateBuffers[s]) +
-                    stateRowBytes[s] * slot,
-                in, stateRowBytes[s]);
+    if (!copyStateIn(s, stateRowBytes[s] * slot, in, stateRowBytes[s]))
+      return Status::KernelFailed;
     in += stateRowBytes[s];
   }
   positions[slot] = header.position;
@@ -660,9 +788,8 @@ Status Session::resetState(int32_t slot) {
                                         " is outside [0, " +
                                         std::to_string(capacity) + ")");
   for (size_t s = 0; s < stateBuffers.size(); ++s)
-    std::memset(static_cast<uint8_t *>(stateBuffers[s]) +
-                    stateRowBytes[s] * slot,
-                0, stateRowBytes[s]);
+    if (!zeroState(s, stateRowBytes[s] * slot, stateRowBytes[s]))
+      return Status::KernelFailed;
   positions[slot] = 0;
   return Status::Ok;
 }

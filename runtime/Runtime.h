@@ -12,6 +12,7 @@
 #define SSMC_RUNTIME_RUNTIME_H
 
 #include "runtime/Artifact.h"
+#include "runtime/CudaDevice.h"
 #include "ssmc/abi.h"
 
 #include <condition_variable>
@@ -44,6 +45,8 @@ public:
   ~LoadedCode();
   bool load(const std::string &artifactPath, const uint8_t *code,
             uint64_t bytes, const Manifest &manifest, std::string &error);
+  /// An optional export of the code section (nullptr if absent).
+  void *symbol(const char *name) const;
   ssmc_entry_fn prefill = nullptr;
   ssmc_entry_fn decode = nullptr;
 
@@ -61,14 +64,24 @@ public:
                                      const ArtifactReader::Options &options,
                                      std::string &error);
 
+  ~Model();
+
   const Manifest &manifest() const { return reader.manifest(); }
   const ArtifactReader &artifact() const { return reader; }
   ssmc_entry_fn prefillEntry() const { return code.prefill; }
   ssmc_entry_fn decodeEntry() const { return code.decode; }
+  /// CUDA artifacts: the device and the weight section copied to it.
+  const std::shared_ptr<CudaDevice> &cudaDevice() const { return cuda; }
+  uint64_t deviceWeights() const { return weightsOnDevice; }
 
 private:
+  Model() = default;
+  bool openCuda(unsigned sm, std::string &error);
+
   ArtifactReader reader;
   LoadedCode code;
+  std::shared_ptr<CudaDevice> cuda;
+  uint64_t weightsOnDevice = 0;
 };
 
 /// Fixed set of worker threads implementing ssmc_parallel::parallel_for.
@@ -138,8 +151,18 @@ private:
   Status run(ssmc_entry_fn entry, const char *entryName, int32_t n, const int32_t *slots,
              int64_t seqLen, const int32_t *lengths, float *logits);
   bool ensureScratch(uint64_t bytes);
+  /// State memory: host mappings, or device memory for CUDA artifacts.
+  void *allocateState(uint64_t bytes, std::string &error);
+  void releaseState(void *buffer, uint64_t bytes);
+  bool copyStateOut(void *dst, size_t buffer, uint64_t offset, uint64_t bytes);
+  bool copyStateIn(size_t buffer, uint64_t offset, const void *src, uint64_t bytes);
+  bool zeroState(size_t buffer, uint64_t offset, uint64_t bytes);
 
   std::shared_ptr<Model> ownerModel;
+  std::shared_ptr<CudaDevice> cuda; // the model's, for CUDA artifacts
+  void *stream = nullptr;           // CUstream of this session
+  ssmc_device device{};
+  std::vector<char> deviceError;
   int64_t capacity = 0;
   int64_t contextLimit = 0;
   std::vector<void *> stateBuffers;

@@ -34,3 +34,16 @@ if getattr(config, "ssmc_have_openblas", False):
     config.available_features.add("openblas")
 if os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", "/usr/local/cuda/bin/ptxas"))
+# The toolkit's stub libcuda (every call fails with CUDA_ERROR_STUB_LIBRARY).
+if os.path.exists("/usr/local/cuda/lib64/stubs/libcuda.so"):
+    config.available_features.add("cuda-stub")
+    config.substitutions.append(("%cuda_stub", "/usr/local/cuda/lib64/stubs/libcuda.so"))
+# A real NVIDIA driver (libcuda.so.1 loadable): the "no CUDA device" tests
+# do not apply there; test/E2E/gpu/run-on-device.sh runs the models instead.
+try:
+    import ctypes
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("libcuda")
+except OSError:
+    pass

@@ -1,12 +1,13 @@
 //===- CompileCommand.cpp - ssmc compile ----------------------------------===//
 //
-// `ssmc compile <checkpoint-dir> --target host|aarch64 [--dotprod]
-//  [--dtype f32|bf16|f16] [--emit=mlir|llvm|asm|obj|artifact]
+// `ssmc compile <checkpoint-dir> --target host|aarch64|cuda [--dotprod]
+//  [--sm 80|90] [--dtype f32|bf16|f16] [--emit=mlir|llvm|asm|obj|artifact]
 //  [--print-ir-after-all] [--print-ir-after=<pass>] -o <out>`: imports, lowers
 // and emits a model. The artifact holds the shared object (model code +
-// generated launch code), the weight section laid out as `ssm-bind-weights`
-// decided (each weight converted from the checkpoint's type to the model
-// type when --dtype asks for another), and the manifest.
+// generated launch code; for CUDA the host code with the embedded PTX/cubin),
+// the weight section laid out as `ssm-bind-weights` decided (each weight
+// converted from the checkpoint's type to the model type when --dtype asks
+// for another), and the manifest.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +18,7 @@
 #include "frontends/hf/HFImporter.h"
 #include "runtime/Artifact.h"
 #include "targets/cpu/CPUTarget.h"
+#include "targets/cuda/CUDATarget.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -33,13 +35,16 @@ using namespace mlir;
 
 namespace {
 const char *kUsage =
-    "USAGE: ssmc compile <checkpoint-dir> [--target host|aarch64] [--dotprod] -o <out>\n"
-    "         [--dtype f32|bf16|f16] [--emit=mlir|llvm|asm|obj|artifact]\n"
+    "USAGE: ssmc compile <checkpoint-dir> [--target host|aarch64|cuda] [--dotprod]\n"
+    "         [--sm 80|90] [--dtype f32|bf16|f16] -o <out> [--emit=mlir|llvm|asm|obj|artifact]\n"
     "         [--print-ir-after-all] [--print-ir-after=<pass>]\n"
     "  Compiles a checkpoint into a deployable artifact (default, .ssmx) or emits\n"
     "  an intermediate stage: the lowered MLIR, LLVM IR, assembly or an object file.\n"
     "  --target host     x86-64 of this machine (AVX2/FMA when present)\n"
     "  --target aarch64  AArch64 with NEON (--dotprod adds +dotprod)\n"
+    "  --target cuda     NVIDIA GPU (--sm 80 or 90, default 90): --emit=llvm is the\n"
+    "                    kernels' NVVM LLVM IR, --emit=asm their PTX; the artifact\n"
+    "                    embeds PTX and, when ptxas is found, a cubin\n"
     "  --dtype T         weights and activations in T (state stays f32); the\n"
     "                    checkpoint's weights are converted (round to nearest\n"
     "                    even). Default: the checkpoint's own types.\n";
@@ -118,141 +123,28 @@ llvm::Expected<std::vector<ssmc::cpu::StateArg>> collectStates(ModuleOp module) 
   return states;
 }
 
-} // namespace
 
-int ssmc::driver::runCompile(int argc, char **argv) {
-  std::string dir, output, targetName = "host", emit = "artifact";
-  bool dotprod = false;
-  ssmc::hf::ImportOptions importOptions;
-  ssmc::cpu::CompileOptions options;
-  for (int i = 1; i < argc; ++i) {
-    llvm::StringRef arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      llvm::outs() << kUsage;
-      return 0;
-    }
-    if (arg == "--dtype" || arg.starts_with("--dtype=")) {
-      llvm::StringRef text;
-      if (arg == "--dtype") {
-        if (i + 1 >= argc)
-          return fail("--dtype needs a value (f32, bf16 or f16)");
-        text = argv[++i];
-      } else {
-        text = arg.drop_front(strlen("--dtype="));
-      }
-      auto dtype = ssmc::hf::parseModelDType(text, "--dtype");
-      if (!dtype)
-        return fail(llvm::toString(dtype.takeError()));
-      importOptions.modelDType = *dtype;
-    } else if (arg == "-o" || arg == "--target") {
-      if (i + 1 >= argc)
-        return fail(arg + " needs a value");
-      (arg == "-o" ? output : targetName) = argv[++i];
-    } else if (arg.consume_front("--target=")) {
-      targetName = arg.str();
-    } else if (arg.consume_front("--emit=")) {
-      emit = arg.str();
-    } else if (arg == "--dotprod") {
-      dotprod = true;
-    } else if (arg == "--print-ir-after-all") {
-      options.printIRAfterAll = true;
-    } else if (arg.consume_front("--print-ir-after=")) {
-      options.printIRAfter = arg.str();
-    } else if (arg.starts_with("-")) {
-      return fail("unknown option '" + arg + "' (see ssmc compile --help)");
-    } else if (dir.empty()) {
-      dir = arg.str();
-    } else {
-      return fail("more than one checkpoint directory given");
-    }
-  }
-  if (dir.empty())
-    return fail("no checkpoint directory given\n" + llvm::Twine(kUsage));
-  if (output.empty())
-    return fail("no output given (-o)");
-  if (emit != "mlir" && emit != "llvm" && emit != "asm" && emit != "obj" && emit != "artifact")
-    return fail("unknown --emit=" + emit + " (expected mlir, llvm, asm, obj or artifact)");
-  auto target = ssmc::cpu::getCPUTarget(targetName, dotprod);
-  if (!target)
-    return fail(llvm::toString(target.takeError()));
-
-  DialectRegistry registry;
-  ssmc::registerSSMCDialects(registry);
-  ssmc::registerSSMCPasses();
-  MLIRContext context(registry);
-  auto module = ssmc::hf::importCheckpoint(context, dir, importOptions);
-  if (!module)
-    return fail(llvm::toString(module.takeError()));
-  auto states = collectStates(**module);
-  if (!states)
-    return fail(dir + ": " + llvm::toString(states.takeError()));
-  auto modelAttrs = (*module)->getOperation()->getAttrOfType<DictionaryAttr>("ssm.model");
-  int64_t vocab = cast<IntegerAttr>(modelAttrs.get("vocab")).getInt();
-  std::string family = cast<StringAttr>(modelAttrs.get("family")).str();
-  std::string dtype = dtypeOf(cast<TypeAttr>(modelAttrs.get("dtype")).getValue());
-  // What a reader of the artifact (ssmc bench) needs to know about the model
-  // beyond the weight table: which 2-D weights are the embedding table (a
-  // gather) and the LM head (applied to the last positions only).
-  ssmc::rt::JsonValue hyper = ssmc::rt::JsonValue::makeObject();
-  hyper.set("layers", ssmc::rt::JsonValue::makeInt(
-                          cast<IntegerAttr>(modelAttrs.get("layers")).getInt()));
-  hyper.set("d_model", ssmc::rt::JsonValue::makeInt(
-                           cast<IntegerAttr>(modelAttrs.get("d_model")).getInt()));
-  hyper.set("vocab", ssmc::rt::JsonValue::makeInt(vocab));
-  hyper.set("embedding", ssmc::rt::JsonValue::makeString(
-                             weightNameOf<ssmc::ssm::EmbedOp>(**module, /*table=*/0)));
-  hyper.set("lm_head", ssmc::rt::JsonValue::makeString(
-                           weightNameOf<ssmc::ssm::LMHeadOp>(**module, /*weight=*/1)));
-
-  if (llvm::Error e = ssmc::cpu::lowerToLLVMDialect(**module, *target, options))
-    return fail(llvm::toString(std::move(e)));
-
-  std::error_code ec;
-  auto writeOut = [&](llvm::StringRef bytes, bool text) -> int {
-    llvm::ToolOutputFile out(output, ec, text ? llvm::sys::fs::OF_Text : llvm::sys::fs::OF_None);
-    if (ec)
-      return fail("cannot write '" + output + "': " + ec.message());
-    out.os() << bytes;
-    out.keep();
-    return 0;
-  };
-  if (emit == "mlir") {
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    (*module)->print(os);
-    return writeOut(text, true);
-  }
-  if (emit == "llvm") {
-    auto ir = ssmc::cpu::emitLLVMIR(**module, *target);
-    if (!ir)
-      return fail(llvm::toString(ir.takeError()));
-    return writeOut(*ir, true);
-  }
-  auto code = ssmc::cpu::emitMachineCode(**module, *target, emit == "asm");
-  if (!code)
-    return fail(llvm::toString(code.takeError()));
-  if (emit == "asm" || emit == "obj")
-    return writeOut(llvm::StringRef(code->data(), code->size()), emit == "asm");
-
-  bool takesPositions = llvm::any_of(*states, [](const auto &s) { return s.growsWithContext; });
-  std::string launch = ssmc::cpu::generateLaunchCode(*states, vocab, takesPositions);
-  auto shared = ssmc::cpu::linkSharedObject(*target, *code, launch);
-  if (!shared)
-    return fail(llvm::toString(shared.takeError()));
-
+/// Writes the artifact: manifest, the code (a shared object) and the weight
+/// section exactly as ssm-bind-weights laid it out.
+int writeArtifact(ModuleOp module, const std::string &dir, const std::string &output,
+                  const std::string &family, const std::string &artifactTarget,
+                  const std::vector<std::string> &cpuFeatures, const std::string &dtype,
+                  int64_t vocab, const ssmc::rt::JsonValue &hyper,
+                  const std::vector<ssmc::cpu::StateArg> &states,
+                  const std::vector<char> &shared) {
   ssmc::rt::ArtifactWriter writer;
   ssmc::rt::Manifest &m = writer.manifest();
   m.ssmcVersion = SSMC_VERSION;
   m.family = family;
-  m.target = target->artifactTarget;
-  m.cpuFeatures = target->cpuFeatures;
+  m.target = artifactTarget;
+  m.cpuFeatures = cpuFeatures;
   m.dtype = dtype;
   m.vocabSize = vocab;
   m.hyperParameters = hyper;
   m.abiVersion = 1;
   m.prefillEntry = "ssmc_prefill";
   m.decodeEntry = "ssmc_decode";
-  for (const ssmc::cpu::StateArg &s : *states) {
+  for (const ssmc::cpu::StateArg &s : states) {
     ssmc::rt::StateSpec spec;
     spec.name = s.name;
     spec.dtype = s.dtype;
@@ -263,14 +155,14 @@ int ssmc::driver::runCompile(int argc, char **argv) {
     (s.growsWithContext ? spec.perTokenElements : spec.perSequenceElements) = elems;
     m.states.push_back(spec);
   }
-  writer.setCode(std::vector<uint8_t>(shared->begin(), shared->end()));
+  writer.setCode(std::vector<uint8_t>(shared.begin(), shared.end()));
 
   // The weight section, exactly as ssm-bind-weights laid it out, each weight
   // converted from its stored type to the type the code reads.
   auto ck = ssmc::ckpt::Checkpoint::openDirectory(dir);
   if (!ck)
     return fail(llvm::toString(ck.takeError()));
-  auto layout = (*module)->getOperation()->getAttrOfType<ArrayAttr>("ssm.weight_layout");
+  auto layout = module->getAttrOfType<ArrayAttr>("ssm.weight_layout");
   if (!layout)
     return fail("internal error: the lowered module has no ssm.weight_layout");
   for (Attribute a : layout) {
@@ -303,8 +195,219 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   std::string error;
   if (!writer.write(output, error))
     return fail(error);
-  llvm::outs() << "wrote " << output << ": " << family << " for " << target->artifactTarget
-               << " (" << m.weights.size() << " weights, " << m.states.size()
-               << " state buffers, " << shared->size() << " bytes of code)\n";
+  llvm::outs() << "wrote " << output << ": " << family << " for " << artifactTarget << " ("
+               << m.weights.size() << " weights, " << m.states.size() << " state buffers, "
+               << shared.size() << " bytes of code)\n";
   return 0;
+}
+
+int writeText(const std::string &output, llvm::StringRef bytes, bool text) {
+  std::error_code ec;
+  llvm::ToolOutputFile out(output, ec, text ? llvm::sys::fs::OF_Text : llvm::sys::fs::OF_None);
+  if (ec)
+    return fail("cannot write '" + output + "': " + ec.message());
+  out.os() << bytes;
+  out.keep();
+  return 0;
+}
+
+/// The CUDA half of `ssmc compile`: kernels to NVVM, PTX (+ cubin), host code
+/// and launch code linked into the artifact's shared object.
+int compileCUDA(ModuleOp module, const std::string &sm, const std::string &emit,
+                const ssmc::cpu::CompileOptions &options, const std::string &dir,
+                const std::string &output, const std::string &family, const std::string &dtype,
+                int64_t vocab, const ssmc::rt::JsonValue &hyper,
+                const std::vector<ssmc::cpu::StateArg> &states) {
+  auto target = ssmc::cuda::getCUDATarget(sm);
+  if (!target)
+    return fail(llvm::toString(target.takeError()));
+  if (llvm::Error e = ssmc::cuda::lowerToKernels(module, *target, options))
+    return fail(llvm::toString(std::move(e)));
+  if (emit == "mlir") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    return writeText(output, text, true);
+  }
+  if (emit == "llvm") {
+    auto ir = ssmc::cuda::emitKernelLLVMIR(module, *target);
+    if (!ir)
+      return fail(llvm::toString(ir.takeError()));
+    return writeText(output, *ir, true);
+  }
+  auto ptx = ssmc::cuda::emitPTX(module, *target);
+  if (!ptx)
+    return fail(llvm::toString(ptx.takeError()));
+  if (emit == "asm")
+    return writeText(output, *ptx, true);
+
+  std::vector<char> cubin;
+  if (!target->ptxas.empty()) {
+    auto assembled = ssmc::cuda::assemblePTX(*ptx, *target);
+    if (!assembled)
+      return fail("assembling the kernels for " + target->chip + ": " +
+                  llvm::toString(assembled.takeError()));
+    cubin = std::move(*assembled);
+  }
+  size_t kernels = 0;
+  for (size_t at = ptx->find(".entry "); at != std::string::npos; at = ptx->find(".entry ", at + 1))
+    ++kernels;
+  llvm::outs() << "device code: " << kernels << " kernels for " << target->chip << ", PTX ("
+               << ptx->size() << " bytes)";
+  if (cubin.empty())
+    llvm::outs() << ", no cubin (ptxas not found; the driver compiles the PTX at load)\n";
+  else
+    llvm::outs() << " + cubin (" << cubin.size() << " bytes, " << target->ptxas << ")\n";
+  auto mirrors = ssmc::cuda::collectHostMirrors(module);
+  if (!mirrors)
+    return fail(llvm::toString(mirrors.takeError()));
+  if (llvm::Error e =
+          ssmc::cuda::lowerHost(module, ssmc::cuda::packDeviceImage(*ptx, cubin), options))
+    return fail(llvm::toString(std::move(e)));
+  auto code = ssmc::cpu::emitMachineCode(module, target->host, /*assembly=*/false);
+  if (!code)
+    return fail(llvm::toString(code.takeError()));
+  bool takesPositions = llvm::any_of(states, [](const auto &s) { return s.growsWithContext; });
+  std::string launch = ssmc::cuda::generateLaunchCode(states, vocab, takesPositions, *mirrors);
+  auto shared = ssmc::cpu::linkSharedObject(target->host, *code, launch);
+  if (!shared)
+    return fail(llvm::toString(shared.takeError()));
+  return writeArtifact(module, dir, output, family, target->artifactTarget, {}, dtype, vocab,
+                       hyper, states, *shared);
+}
+} // namespace
+
+int ssmc::driver::runCompile(int argc, char **argv) {
+  std::string dir, output, targetName = "host", emit = "artifact", sm;
+  bool dotprod = false;
+  ssmc::hf::ImportOptions importOptions;
+  ssmc::cpu::CompileOptions options;
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      llvm::outs() << kUsage;
+      return 0;
+    }
+    if (arg == "--dtype" || arg.starts_with("--dtype=")) {
+      llvm::StringRef text;
+      if (arg == "--dtype") {
+        if (i + 1 >= argc)
+          return fail("--dtype needs a value (f32, bf16 or f16)");
+        text = argv[++i];
+      } else {
+        text = arg.drop_front(strlen("--dtype="));
+      }
+      auto dtype = ssmc::hf::parseModelDType(text, "--dtype");
+      if (!dtype)
+        return fail(llvm::toString(dtype.takeError()));
+      importOptions.modelDType = *dtype;
+    } else if (arg == "-o" || arg == "--target" || arg == "--sm") {
+      if (i + 1 >= argc)
+        return fail(arg + " needs a value");
+      (arg == "-o" ? output : arg == "--sm" ? sm : targetName) = argv[++i];
+    } else if (arg.consume_front("--target=")) {
+      targetName = arg.str();
+    } else if (arg.consume_front("--sm=")) {
+      sm = arg.str();
+    } else if (arg.consume_front("--emit=")) {
+      emit = arg.str();
+    } else if (arg == "--dotprod") {
+      dotprod = true;
+    } else if (arg == "--print-ir-after-all") {
+      options.printIRAfterAll = true;
+    } else if (arg.consume_front("--print-ir-after=")) {
+      options.printIRAfter = arg.str();
+    } else if (arg.starts_with("-")) {
+      return fail("unknown option '" + arg + "' (see ssmc compile --help)");
+    } else if (dir.empty()) {
+      dir = arg.str();
+    } else {
+      return fail("more than one checkpoint directory given");
+    }
+  }
+  if (dir.empty())
+    return fail("no checkpoint directory given\n" + llvm::Twine(kUsage));
+  if (output.empty())
+    return fail("no output given (-o)");
+  if (emit != "mlir" && emit != "llvm" && emit != "asm" && emit != "obj" && emit != "artifact")
+    return fail("unknown --emit=" + emit + " (expected mlir, llvm, asm, obj or artifact)");
+  bool cuda = targetName == "cuda";
+  if (cuda && dotprod)
+    return fail("--dotprod applies to --target aarch64 only");
+  if (!cuda && !sm.empty())
+    return fail("--sm applies to --target cuda only");
+  if (cuda && emit == "obj")
+    return fail("--emit=obj is not available for --target cuda (--emit=asm writes the PTX)");
+  if (cuda) {
+    // Checked before the (slow) import.
+    if (auto t = ssmc::cuda::getCUDATarget(sm.empty() ? "90" : sm); !t)
+      return fail(llvm::toString(t.takeError()));
+  }
+  llvm::Expected<ssmc::cpu::CPUTargetDesc> target =
+      cuda ? ssmc::cpu::CPUTargetDesc() : ssmc::cpu::getCPUTarget(targetName, dotprod);
+  if (!target)
+    return fail(llvm::toString(target.takeError()));
+
+  DialectRegistry registry;
+  ssmc::registerSSMCDialects(registry);
+  ssmc::registerSSMCPasses();
+  MLIRContext context(registry);
+  auto module = ssmc::hf::importCheckpoint(context, dir, importOptions);
+  if (!module)
+    return fail(llvm::toString(module.takeError()));
+  auto states = collectStates(**module);
+  if (!states)
+    return fail(dir + ": " + llvm::toString(states.takeError()));
+  auto modelAttrs = (*module)->getOperation()->getAttrOfType<DictionaryAttr>("ssm.model");
+  int64_t vocab = cast<IntegerAttr>(modelAttrs.get("vocab")).getInt();
+  std::string family = cast<StringAttr>(modelAttrs.get("family")).str();
+  std::string dtype = dtypeOf(cast<TypeAttr>(modelAttrs.get("dtype")).getValue());
+  // What a reader of the artifact (ssmc bench) needs to know about the model
+  // beyond the weight table: which 2-D weights are the embedding table (a
+  // gather) and the LM head (applied to the last positions only).
+  ssmc::rt::JsonValue hyper = ssmc::rt::JsonValue::makeObject();
+  hyper.set("layers", ssmc::rt::JsonValue::makeInt(
+                          cast<IntegerAttr>(modelAttrs.get("layers")).getInt()));
+  hyper.set("d_model", ssmc::rt::JsonValue::makeInt(
+                           cast<IntegerAttr>(modelAttrs.get("d_model")).getInt()));
+  hyper.set("vocab", ssmc::rt::JsonValue::makeInt(vocab));
+  hyper.set("embedding", ssmc::rt::JsonValue::makeString(
+                             weightNameOf<ssmc::ssm::EmbedOp>(**module, /*table=*/0)));
+  hyper.set("lm_head", ssmc::rt::JsonValue::makeString(
+                           weightNameOf<ssmc::ssm::LMHeadOp>(**module, /*weight=*/1)));
+
+
+  if (cuda)
+    return compileCUDA(**module, sm.empty() ? "90" : sm, emit, options, dir, output, family,
+                       dtype, vocab, hyper, *states);
+
+  if (llvm::Error e = ssmc::cpu::lowerToLLVMDialect(**module, *target, options))
+    return fail(llvm::toString(std::move(e)));
+
+  if (emit == "mlir") {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    (*module)->print(os);
+    return writeText(output, text, true);
+  }
+  if (emit == "llvm") {
+    auto ir = ssmc::cpu::emitLLVMIR(**module, *target);
+    if (!ir)
+      return fail(llvm::toString(ir.takeError()));
+    return writeText(output, *ir, true);
+  }
+  auto code = ssmc::cpu::emitMachineCode(**module, *target, emit == "asm");
+  if (!code)
+    return fail(llvm::toString(code.takeError()));
+  if (emit == "asm" || emit == "obj")
+    return writeText(output, llvm::StringRef(code->data(), code->size()), emit == "asm");
+
+  bool takesPositions = llvm::any_of(*states, [](const auto &s) { return s.growsWithContext; });
+  std::string launch = ssmc::cpu::generateLaunchCode(*states, vocab, takesPositions);
+  auto shared = ssmc::cpu::linkSharedObject(*target, *code, launch);
+  if (!shared)
+    return fail(llvm::toString(shared.takeError()));
+
+  return writeArtifact(**module, dir, output, family, target->artifactTarget,
+                       target->cpuFeatures, dtype, vocab, hyper, *states, *shared);
 }

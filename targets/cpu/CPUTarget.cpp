@@ -55,6 +55,10 @@ createTargetMachine(const CPUTargetDesc &target) {
   if (!llvmTarget)
     return makeError("no LLVM target for " + target.triple + ": " + error);
   llvm::TargetOptions options;
+  // Global constructors in .init_array (the ELF standard, what clang does):
+  // lld keeps a .ctors section as is and glibc never runs it. The CUDA
+  // target's host code registers its device image from a constructor.
+  options.UseInitArray = true;
   std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
       triple, target.cpu, target.features, options, llvm::Reloc::PIC_, std::nullopt,
       llvm::CodeGenOptLevel::Aggressive));
@@ -157,21 +161,16 @@ llvm::Expected<CPUTargetDesc> ssmc::cpu::getCPUTarget(llvm::StringRef name, bool
       desc.cpuFeatures = {"dotprod"};
     return desc;
   }
-  return makeError("unknown target '" + name + "' (expected host or aarch64)");
+  return makeError("unknown target '" + name + "' (expected host, aarch64 or cuda)");
 }
 
-llvm::Error ssmc::cpu::lowerToLLVMDialect(ModuleOp module, const CPUTargetDesc &target,
-                                          const CompileOptions &options) {
+llvm::Error ssmc::cpu::runPipeline(ModuleOp module, llvm::StringRef pipeline,
+                                   const CompileOptions &options) {
   MLIRContext *ctx = module.getContext();
-  // The launch code calls @forward through its C interface.
-  module.walk([&](func::FuncOp func) {
-    if (func.getName() == "forward")
-      func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), UnitAttr::get(ctx));
-  });
   PassManager pm(ctx);
   std::string error;
   llvm::raw_string_ostream errorStream(error);
-  if (failed(parsePassPipeline(pipelineFor(target), pm, errorStream)))
+  if (failed(parsePassPipeline(pipeline, pm, errorStream)))
     return makeError("internal error: bad pass pipeline: " + error);
   if (options.printIRAfterAll || !options.printIRAfter.empty()) {
     ctx->disableMultithreading();
@@ -186,6 +185,17 @@ llvm::Error ssmc::cpu::lowerToLLVMDialect(ModuleOp module, const CPUTargetDesc &
   if (failed(pm.run(module)))
     return makeError("the lowering pipeline failed (see the diagnostics above)");
   return llvm::Error::success();
+}
+
+llvm::Error ssmc::cpu::lowerToLLVMDialect(ModuleOp module, const CPUTargetDesc &target,
+                                          const CompileOptions &options) {
+  MLIRContext *ctx = module.getContext();
+  // The launch code calls @forward through its C interface.
+  module.walk([&](func::FuncOp func) {
+    if (func.getName() == "forward")
+      func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), UnitAttr::get(ctx));
+  });
+  return runPipeline(module, pipelineFor(target), options);
 }
 
 llvm::Expected<std::string> ssmc::cpu::emitLLVMIR(ModuleOp module, const CPUTargetDesc &target) {

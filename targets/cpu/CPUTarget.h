@@ -50,6 +50,11 @@ struct CompileOptions {
   std::string printIRAfter; ///< pass argument, e.g. "convert-ssm-to-linalg"
 };
 
+/// Runs a textual pass pipeline (implicitly nested, e.g. "canonicalize,
+/// func.func(cse)") on `module`, printing IR after passes as `options` asks.
+llvm::Error runPipeline(mlir::ModuleOp module, llvm::StringRef pipeline,
+                        const CompileOptions &options);
+
 /// Runs the ssm and upstream passes on `module` (an imported model) down to
 /// the LLVM dialect. The layout of the weight section is left on the module
 /// as `ssm.weight_layout`.

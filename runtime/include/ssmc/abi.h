@@ -40,11 +40,25 @@
  * Return value: 0 on success; any other value is reported to the user as a
  *   kernel failure with that code. Entry points must not call exit/abort.
  *
+ * Device targets (manifest target "cuda-sm80", "cuda-sm90"): the shared
+ *   object is host code that drives the GPU through `device`, which the
+ *   runtime fills (it is NULL for CPU targets). Then `weights` and every
+ *   `states[s]` are device addresses (CUdeviceptr values); tokens, lengths,
+ *   positions, slots and logits stay host memory and the generated code
+ *   moves what it needs. All work of a call is ordered on `device->stream`;
+ *   the entry point returns after it has finished (logits are in host
+ *   memory). On failure it writes which driver call failed, with the error's
+ *   name and string, into `device->error` (NUL-terminated, at most
+ *   error_bytes) and returns non-zero. Generated code may also export
+ *   `void ssmc_cuda_release(const ssmc_device *)`, which the runtime calls
+ *   before it drops the context, to unload its modules.
+ *
  *===----------------------------------------------------------------------===*/
 
 #ifndef SSMC_ABI_H
 #define SSMC_ABI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -67,6 +81,43 @@ typedef struct ssmc_parallel {
   int32_t num_threads;
 } ssmc_parallel;
 
+/* CUDA driver API entry points the runtime resolves from libcuda.so.1 and
+ * hands to generated code, spelled without cuda.h: CUresult is int32_t,
+ * CUdeviceptr uint64_t, CUmodule/CUfunction/CUstream void*. Each member
+ * behaves as the driver function in its comment. */
+typedef struct ssmc_cuda_api {
+  int32_t (*module_load_data)(void **module, const void *image);      /* cuModuleLoadData */
+  int32_t (*module_unload)(void *module);                             /* cuModuleUnload */
+  int32_t (*module_get_function)(void **function, void *module,
+                                 const char *name);                   /* cuModuleGetFunction */
+  int32_t (*launch_kernel)(void *function, uint32_t grid_x, uint32_t grid_y,
+                           uint32_t grid_z, uint32_t block_x, uint32_t block_y,
+                           uint32_t block_z, uint32_t shared_bytes, void *stream,
+                           void **params, void **extra);              /* cuLaunchKernel */
+  int32_t (*mem_alloc_async)(uint64_t *ptr, size_t bytes, void *stream); /* cuMemAllocAsync */
+  int32_t (*mem_free_async)(uint64_t ptr, void *stream);              /* cuMemFreeAsync */
+  int32_t (*memcpy_async)(uint64_t dst, uint64_t src, size_t bytes,
+                          void *stream);                              /* cuMemcpyAsync */
+  int32_t (*memcpy_htod_async)(uint64_t dst, const void *src, size_t bytes,
+                               void *stream);                         /* cuMemcpyHtoDAsync */
+  int32_t (*memcpy_dtoh_async)(void *dst, uint64_t src, size_t bytes,
+                               void *stream);                         /* cuMemcpyDtoHAsync */
+  int32_t (*memset_d32_async)(uint64_t dst, uint32_t value, size_t count,
+                              void *stream);                          /* cuMemsetD32Async */
+  int32_t (*memset_d16_async)(uint64_t dst, uint16_t value, size_t count,
+                              void *stream);                          /* cuMemsetD16Async */
+  int32_t (*stream_synchronize)(void *stream);                        /* cuStreamSynchronize */
+  int32_t (*get_error_name)(int32_t error, const char **name);        /* cuGetErrorName */
+  int32_t (*get_error_string)(int32_t error, const char **text);      /* cuGetErrorString */
+} ssmc_cuda_api;
+
+typedef struct ssmc_device {
+  const ssmc_cuda_api *cuda;
+  void *stream;         /* CUstream of the session */
+  char *error;          /* filled by generated code on failure */
+  uint64_t error_bytes;
+} ssmc_device;
+
 typedef struct ssmc_call {
   const uint8_t *weights;   /* base of the weight section (64-byte aligned) */
   void *const *states;      /* one buffer per manifest state, see layout */
@@ -82,6 +133,7 @@ typedef struct ssmc_call {
   void *scratch;
   uint64_t scratch_bytes;
   const ssmc_parallel *parallel;
+  const ssmc_device *device; /* device targets only, else NULL */
 } ssmc_call;
 
 typedef int32_t (*ssmc_entry_fn)(const ssmc_call *call);

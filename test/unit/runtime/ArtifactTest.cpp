@@ -271,9 +271,13 @@ TEST_F(RuntimeArtifact, WrongTargetArchitecture) {
                   }),
                   std::string("but this host is ") + rt::hostArchitecture());
   EXPECT_CONTAINS(errorOfArtifact([](ArtifactWriter &w) {
-                    w.manifest().target = "cuda-sm90";
+                    w.manifest().target = "metal-apple7";
                   }),
-                  "target 'cuda-sm90' needs a device launcher");
+                  "target 'metal-apple7' needs a device launcher");
+  EXPECT_CONTAINS(errorOfArtifact([](ArtifactWriter &w) {
+                    w.manifest().target = "cuda-sm75";
+                  }),
+                  "target 'cuda-sm75' is not a CUDA target this runtime knows");
   EXPECT_CONTAINS(errorOfArtifact([](ArtifactWriter &w) {
                     w.manifest().target = "riscv-pdp11";
                   }),

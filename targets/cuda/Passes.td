@@ -1,0 +1,86 @@
+//===- Passes.td - GPU mapping passes of the CUDA target ---*- tablegen -*-===//
+//
+// The small steps the CUDA pipeline needs between upstream passes. Each one
+// prepares IR for an upstream pass (parallel-loop mapping, kernel outlining,
+// NVVM conversion) rather than replacing it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SSMC_TARGETS_CUDA_PASSES_TD
+#define SSMC_TARGETS_CUDA_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def GPUCopyToLinalg : Pass<"ssmc-gpu-copy-to-linalg"> {
+  let summary = "Rewrite memref.copy as linalg.copy";
+  let description = [{
+    Bufferization leaves `memref.copy`, which lowers to a host loop or to a
+    call of the runner library's `memrefCopy`. On a GPU target every copy
+    must run on the device: as `linalg.copy` it becomes a parallel loop and
+    then a kernel like any other linalg op.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def GPUTileParallelLoops : Pass<"ssmc-gpu-tile-parallel-loops"> {
+  let summary = "Collapse each outermost scf.parallel to one dimension and tile it by the block size";
+  let description = [{
+    Every outermost `scf.parallel` (outside `gpu.launch`) is collapsed to a
+    single dimension (`collapseParallelLoops`) and tiled by `block-size`
+    (`tileParallelLoop`, constant inner bounds with a guard). The outer loop
+    then maps to the grid and the inner one to the threads of a block
+    (`gpu-map-parallel-loops`), whatever the rank of the original loop: no
+    loop dimension is left sequential and no grid dimension exceeds the
+    x-dimension limit.
+  }];
+  let options = [Option<"blockSize", "block-size", "int64_t", "256",
+                        "threads per block">];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def GPUHostDeviceMemory : Pass<"ssmc-gpu-host-device-memory", "::mlir::ModuleOp"> {
+  let summary = "Place buffers on the device or the host after kernels are formed";
+  let description = [{
+    Runs after `convert-parallel-loops-to-gpu`. A buffer (a `memref.alloc`,
+    followed through views, loop-carried values and selects) that a
+    `gpu.launch` uses becomes `gpu.alloc` and its `memref.dealloc`s become
+    `gpu.dealloc`; buffers only the host touches stay host memory. Function
+    arguments are device buffers. Where host code loads from an integer
+    argument (sequence lengths, positions: attention sizes its KV window on
+    the host), the function gets an extra argument, the same data in host
+    memory, marked `ssmc.host_mirror_of = <index>`, and the host loads read it.
+    Any other host access to device memory is an error.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect"];
+}
+
+def GPUMergeModules : Pass<"ssmc-gpu-merge-modules", "::mlir::ModuleOp"> {
+  let summary = "Move every outlined kernel into one gpu.module";
+  let description = [{
+    `gpu-kernel-outlining` creates a `gpu.module` per kernel. One module
+    gives one PTX file (one `cuModuleLoadData`, one ptxas run) holding every
+    kernel; `gpu.launch_func` references are updated.
+  }];
+  let options = [Option<"moduleName", "module-name", "std::string", "\"ssmc_kernels\"",
+                        "name of the merged gpu.module">];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def GPUExpandMath : Pass<"ssmc-gpu-expand-math", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Replace math functions in kernels by polynomial approximations";
+  let description = [{
+    `convert-gpu-to-nvvm` lowers every `math` op to a call into NVIDIA's
+    libdevice, which must then be linked from a CUDA toolkit. To keep PTX
+    generation independent of the toolkit, exp/log/log1p/tanh/erf/sin/cos and
+    friends become MLIR's f32 polynomial approximations (half-precision
+    operands are widened to f32 first). The ops the NVPTX backend selects
+    natively (sqrt, abs, fma, floor, ceil, trunc, copysign; rsqrt as
+    1/sqrt) become `llvm.call_intrinsic`: convert-gpu-to-nvvm would make
+    them libdevice calls and rejects their `llvm.intr.*` forms. Any other
+    `math` op left is reported as unsupported.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::vector::VectorDialect",
+                           "::mlir::math::MathDialect", "::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // SSMC_TARGETS_CUDA_PASSES_TD
