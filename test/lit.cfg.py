@@ -24,7 +24,8 @@ llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.ssmc_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["ssmc-opt", "ssmc"], tool_dirs)
+# ssmc-run-lite: `ssmc run` on libssmc_runtime.so alone (tools/run-lite).
+llvm_config.add_tool_substitutions(["ssmc-opt", "ssmc-run-lite", "ssmc"], tool_dirs)
 
 if shutil.which("qemu-aarch64"):
     config.available_features.add("qemu-aarch64")
