@@ -5,8 +5,8 @@
  * slot, launches, logits download, frees, error reporting.
  *
  * usage: fake_driver CODE.so NUM_STATES [--fail-launch K] [--fail-cubin]
- * Prints counters; exits 0 when the call returned as expected and every
- * device allocation was freed. */
+ * Prints counters; exits 0 when the call returned as expected, every device
+ * allocation was freed and no copy reached outside a device allocation. */
 #include "ssmc/abi.h"
 
 #include <dlfcn.h>
@@ -45,19 +45,41 @@ static int32_t launch(void *function, uint32_t gx, uint32_t gy, uint32_t gz, uin
     return 1;
   return launches == fail_launch_at ? 719 /* CUDA_ERROR_LAUNCH_FAILED */ : 0;
 }
+/* Live device blocks, so that every copy's device side can be checked to lie
+ * inside one (a real driver answers CUDA_ERROR_INVALID_VALUE otherwise). */
+enum { MAX_BLOCKS = 1 << 14 };
+static uint64_t block_start[MAX_BLOCKS], block_bytes[MAX_BLOCKS];
+static int num_blocks, out_of_bounds;
+static int inside_a_block(uint64_t p, size_t bytes) {
+  for (int i = 0; i < num_blocks; ++i)
+    if (p >= block_start[i] && p + bytes <= block_start[i] + block_bytes[i])
+      return 1;
+  fprintf(stderr, "fake driver: %zu bytes at device address %#llx are outside every allocation\n",
+          bytes, (unsigned long long)p);
+  ++out_of_bounds;
+  return 0;
+}
 static int32_t alloc_async(uint64_t *ptr, size_t bytes, void *stream) {
   long *block = calloc(1, bytes + 16);
-  if (stream != (void *)0x57 || !block)
+  if (stream != (void *)0x57 || !block || num_blocks == MAX_BLOCKS)
     return 2;
   block[0] = (long)bytes;
   live_bytes += (long)bytes;
   ++allocs;
   *ptr = (uint64_t)(uintptr_t)(block + 2);
+  block_start[num_blocks] = *ptr;
+  block_bytes[num_blocks++] = bytes;
   return 0;
 }
 static int32_t free_async(uint64_t ptr, void *stream) {
   long *block = (long *)(uintptr_t)ptr - 2;
   (void)stream;
+  for (int i = 0; i < num_blocks; ++i)
+    if (block_start[i] == ptr) {
+      block_start[i] = block_start[num_blocks - 1];
+      block_bytes[i] = block_bytes[--num_blocks];
+      break;
+    }
   live_bytes -= block[0];
   ++frees;
   free(block);
@@ -65,14 +87,24 @@ static int32_t free_async(uint64_t ptr, void *stream) {
 }
 static int32_t copy(uint64_t dst, uint64_t src, size_t bytes, void *stream) {
   (void)stream;
+  if (!inside_a_block(dst, bytes) || !inside_a_block(src, bytes))
+    return 1;
   memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
   return 0;
 }
 static int32_t htod(uint64_t dst, const void *src, size_t bytes, void *stream) {
-  return copy(dst, (uint64_t)(uintptr_t)src, bytes, stream);
+  (void)stream;
+  if (!inside_a_block(dst, bytes))
+    return 1;
+  memmove((void *)(uintptr_t)dst, src, bytes);
+  return 0;
 }
 static int32_t dtoh(void *dst, uint64_t src, size_t bytes, void *stream) {
-  return copy((uint64_t)(uintptr_t)dst, src, bytes, stream);
+  (void)stream;
+  if (!inside_a_block(src, bytes))
+    return 1;
+  memmove(dst, (const void *)(uintptr_t)src, bytes);
+  return 0;
 }
 static int32_t set32(uint64_t dst, uint32_t v, size_t n, void *stream) {
   (void)stream;
@@ -130,6 +162,13 @@ int main(int argc, char **argv) {
   for (int s = 0; s < num_states && s < 16; ++s)
     states[s] = calloc(1, 1 << 22);
   uint8_t *weights = calloc(1, 1 << 22);
+  /* The runtime's weight and state buffers are device memory too. */
+  for (int s = 0; s < num_states && s < 16; ++s) {
+    block_start[num_blocks] = (uint64_t)(uintptr_t)states[s];
+    block_bytes[num_blocks++] = 1 << 22;
+  }
+  block_start[num_blocks] = (uint64_t)(uintptr_t)weights;
+  block_bytes[num_blocks++] = 1 << 22;
   int32_t tokens[BATCH * LEN] = {1, 2, 3, 4, 5, 0}, lengths[BATCH] = {3, 2}, slots[BATCH] = {2, 0};
   int64_t positions[BATCH] = {0, 0};
   float *logits = malloc(sizeof(float) * BATCH * VOCAB_MAX);
@@ -169,5 +208,5 @@ int main(int argc, char **argv) {
   call.device = NULL;
   printf("no device table: status %d\n", prefill(&call));
   release(&device);
-  return (allocs == frees && live_bytes == 0) ? 0 : 1;
+  return (allocs == frees && live_bytes == 0 && out_of_bounds == 0) ? 0 : 1;
 }
