@@ -1,17 +1,18 @@
-//===- run_lite.cpp - ssmc run without LLVM -------------------------------===//
+//===- run_lite.cpp - generation on the runtime's C API alone -------------===//
 //
-// `ssmc-run-lite model.ssmx --prompt-ids 1,2,3[;4,5] --max-new-tokens N
+// `<tool> model.ssmx --prompt-ids 1,2,3[;4,5] --max-new-tokens N
 //  [--prefill-chunk N] [--temperature T --top-p P --seed S] [--threads K]
 //  [--logits-out out.json]`
 //
-// The same generation, stdout lines and --logits-out JSON as `ssmc run`
-// (compiler/ssmc/RunCommand.cpp; keep the two in step), built on the
-// runtime's C API and the C++ standard library only: it links
-// libssmc_runtime.so and neither LLVM nor MLIR, so it runs compiled
-// artifacts on machines without them (test/E2E/gpu/run-on-device.sh
+// The one implementation of `ssmc run` (compiler/ssmc/RunCommand.cpp calls
+// it) and of `ssmc-run-lite` (main.cpp). It uses the runtime's C API and the
+// C++ standard library only, never LLVM or MLIR, so ssmc-run-lite runs
+// compiled artifacts on machines without them (test/E2E/gpu/run-on-device.sh
 // --prepare / --prepared carries it to a GPU machine with the artifacts).
 //
 //===----------------------------------------------------------------------===//
+
+#include "tools/run-lite/Generate.h"
 
 #include "ssmc/ssmc.h"
 
@@ -28,18 +29,22 @@
 #include <vector>
 
 namespace {
-const char *kUsage =
-    "USAGE: ssmc-run-lite <model.ssmx> --prompt-ids 1,2,3[;4,5,...] [--max-new-tokens N]\n"
+const char *kUsageArgs =
+    " <model.ssmx> --prompt-ids 1,2,3[;4,5,...] [--max-new-tokens N]\n"
     "         [--temperature T] [--top-p P] [--seed S] [--threads K] [--logits-out out.json]\n"
     "         [--prefill-chunk N]\n"
-    "  Same as `ssmc run`, linking only libssmc_runtime.so.\n"
     "  --prefill-chunk N feeds each prompt in pieces of N tokens (1 = token by token)\n"
     "  Greedy when --temperature is 0 (default). --logits-out writes\n"
     "  {\"tokens\": [...], \"logits\": [[logits after the prompt], [after token 1], ...]}\n"
     "  (one list per prompt, nested, when several prompts are given).\n";
 
+// The tool's name in messages ("ssmc run", "ssmc-run-lite").
+const char *toolName = "ssmc-run-lite";
+
+std::string usage() { return std::string("USAGE: ") + toolName + kUsageArgs; }
+
 int fail(const std::string &message) {
-  std::fprintf(stderr, "ssmc-run-lite: error: %s\n", message.c_str());
+  std::fprintf(stderr, "%s: error: %s\n", toolName, message.c_str());
   return 1;
 }
 
@@ -89,14 +94,15 @@ std::string trim(const std::string &s) {
 }
 } // namespace
 
-int main(int argc, char **argv) {
+int ssmc::tools::runGenerate(const char *tool, int argc, char **argv) {
+  toolName = tool;
   std::string path, promptText, logitsOut;
   long long maxNew = 16, seed = 0, threads = 0, prefillChunk = 0;
   double temperature = 0.0, topP = 1.0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
+      std::fputs(usage().c_str(), stdout);
       return 0;
     }
     if (arg == "--prompt-ids" || arg == "--max-new-tokens" || arg == "--temperature" ||
@@ -124,7 +130,7 @@ int main(int argc, char **argv) {
                                    : prefillChunk) = n;
       }
     } else if (!arg.empty() && arg[0] == '-') {
-      return fail("unknown option '" + arg + "' (see ssmc-run-lite --help)");
+      return fail("unknown option '" + arg + "' (see " + toolName + " --help)");
     } else if (path.empty()) {
       path = arg;
     } else {
@@ -132,7 +138,7 @@ int main(int argc, char **argv) {
     }
   }
   if (path.empty())
-    return fail(std::string("no artifact given\n") + kUsage);
+    return fail("no artifact given\n" + usage());
   if (promptText.empty())
     return fail("--prompt-ids is required");
   if (!(topP > 0 && topP <= 1))
