@@ -44,7 +44,7 @@ using namespace mlir;
 namespace {
 
 //===----------------------------------------------------------------------===//
-// ssmc-gpu-copy-to-linalg
+// ssm-gpu-copy-to-linalg
 //===----------------------------------------------------------------------===//
 
 struct GPUCopyToLinalgPass : ssmc::cuda::impl::GPUCopyToLinalgBase<GPUCopyToLinalgPass> {
@@ -61,7 +61,7 @@ struct GPUCopyToLinalgPass : ssmc::cuda::impl::GPUCopyToLinalgBase<GPUCopyToLina
 };
 
 //===----------------------------------------------------------------------===//
-// ssmc-gpu-tile-parallel-loops
+// ssm-gpu-tile-parallel-loops
 //===----------------------------------------------------------------------===//
 
 /// Outermost scf.parallel loops outside kernels.
@@ -79,7 +79,7 @@ struct GPUTileParallelLoopsPass
   using Base::Base;
   void runOnOperation() override {
     if (blockSize < 1 || blockSize > 1024) {
-      getOperation()->emitError("ssmc-gpu-tile-parallel-loops: block-size must be in [1, 1024]");
+      getOperation()->emitError("ssm-gpu-tile-parallel-loops: block-size must be in [1, 1024]");
       return signalPassFailure();
     }
     IRRewriter rewriter(&getContext());
@@ -97,7 +97,7 @@ struct GPUTileParallelLoopsPass
 };
 
 //===----------------------------------------------------------------------===//
-// ssmc-gpu-host-device-memory
+// ssm-gpu-host-device-memory
 //===----------------------------------------------------------------------===//
 
 bool insideKernel(Operation *op) {
@@ -127,7 +127,7 @@ LogicalResult collectRoots(Value value, Operation *user, llvm::SetVector<Value> 
         return failure();
       return collectRoots(yield.getOperand(i), user, roots, visited);
     }
-    return user->emitError("ssmc-gpu-host-device-memory: cannot tell where a buffer carried by '")
+    return user->emitError("ssm-gpu-host-device-memory: cannot tell where a buffer carried by '")
            << owner->getName() << "' lives";
   }
   Operation *def = value.getDefiningOp();
@@ -161,7 +161,7 @@ LogicalResult collectRoots(Value value, Operation *user, llvm::SetVector<Value> 
     }
     return success();
   }
-  return user->emitError("ssmc-gpu-host-device-memory: cannot tell where the buffer produced by '")
+  return user->emitError("ssm-gpu-host-device-memory: cannot tell where the buffer produced by '")
          << def->getName() << "' lives";
 }
 
@@ -225,7 +225,7 @@ struct GPUHostDeviceMemoryPass
       return failure();
     for (Value root : deviceRoots)
       if (auto global = root.getDefiningOp<memref::GetGlobalOp>())
-        return global.emitError("ssmc-gpu-host-device-memory: a kernel reads the host global @")
+        return global.emitError("ssm-gpu-host-device-memory: a kernel reads the host global @")
                << global.getName() << "; constant buffers on the device are not supported yet";
 
     // 2. Host accesses: only to host buffers or (loads) to mirrored arguments.
@@ -239,7 +239,7 @@ struct GPUHostDeviceMemoryPass
       else if (auto store = dyn_cast<memref::StoreOp>(op))
         buffer = store.getMemRef();
       else if (isa<memref::CopyOp, linalg::LinalgOp>(op)) {
-        op->emitError("ssmc-gpu-host-device-memory: '")
+        op->emitError("ssm-gpu-host-device-memory: '")
             << op->getName() << "' outside a kernel; it should have become a parallel loop";
         return WalkResult::interrupt();
       } else {
@@ -257,7 +257,7 @@ struct GPUHostDeviceMemoryPass
           continue;
         }
         if (arg || deviceRoots.contains(root)) {
-          op->emitError("ssmc-gpu-host-device-memory: host code ")
+          op->emitError("ssm-gpu-host-device-memory: host code ")
               << (isa<memref::LoadOp>(op) ? "reads" : "writes")
               << " device memory; only loads of integer arguments can be served from a host copy";
           return WalkResult::interrupt();
@@ -278,7 +278,7 @@ struct GPUHostDeviceMemoryPass
           return failure();
         for (Value root : roots)
           if (!isa<BlockArgument>(root) && !deviceRoots.contains(root))
-            return ret.emitError("ssmc-gpu-host-device-memory: a result is a host buffer that "
+            return ret.emitError("ssm-gpu-host-device-memory: a result is a host buffer that "
                                  "no kernel writes; results must live on the device");
       }
 
@@ -296,7 +296,7 @@ struct GPUHostDeviceMemoryPass
       if (onDevice == 0)
         continue;
       if (onDevice != roots.size())
-        return dealloc.emitError("ssmc-gpu-host-device-memory: frees a buffer that may live on "
+        return dealloc.emitError("ssm-gpu-host-device-memory: frees a buffer that may live on "
                                  "the host or on the device");
       OpBuilder b(dealloc);
       gpu::DeallocOp::create(b, dealloc.getLoc(), Type(), ValueRange(), dealloc.getMemref());
@@ -327,14 +327,14 @@ struct GPUHostDeviceMemoryPass
           attrs.set("ssm.name", StringAttr::get(func.getContext(), name.str() + ".host"));
         if (failed(func.insertArgument(index, arg.getType(),
                                        attrs.getDictionary(func.getContext()), arg.getLoc())))
-          return func.emitError("ssmc-gpu-host-device-memory: cannot add a host argument");
+          return func.emitError("ssm-gpu-host-device-memory: cannot add a host argument");
         mirror = func.getArgument(index);
       }
       auto load = cast<memref::LoadOp>(op);
       OpBuilder b(load);
       Value remapped = remapViewChain(load.getMemRef(), arg, mirror, b);
       if (!remapped)
-        return load.emitError("ssmc-gpu-host-device-memory: host code reads an argument "
+        return load.emitError("ssm-gpu-host-device-memory: host code reads an argument "
                               "through something other than views");
       load.getMemrefMutable().assign(remapped);
     }
@@ -343,7 +343,7 @@ struct GPUHostDeviceMemoryPass
 };
 
 //===----------------------------------------------------------------------===//
-// ssmc-gpu-merge-modules
+// ssm-gpu-merge-modules
 //===----------------------------------------------------------------------===//
 
 struct GPUMergeModulesPass : ssmc::cuda::impl::GPUMergeModulesBase<GPUMergeModulesPass> {
@@ -355,7 +355,7 @@ struct GPUMergeModulesPass : ssmc::cuda::impl::GPUMergeModulesBase<GPUMergeModul
       return;
     gpu::GPUModuleOp target = gpuModules.front();
     if (module.lookupSymbol(moduleName) && module.lookupSymbol(moduleName) != target) {
-      module.emitError("ssmc-gpu-merge-modules: symbol @") << moduleName << " already exists";
+      module.emitError("ssm-gpu-merge-modules: symbol @") << moduleName << " already exists";
       return signalPassFailure();
     }
     // Outlining names every kernel after its function and uniquifies the
@@ -365,7 +365,7 @@ struct GPUMergeModulesPass : ssmc::cuda::impl::GPUMergeModulesBase<GPUMergeModul
     for (gpu::GPUModuleOp gpuModule : gpuModules) {
       auto kernels = llvm::to_vector(gpuModule.getOps<gpu::GPUFuncOp>());
       if (kernels.size() != 1) {
-        gpuModule.emitError("ssmc-gpu-merge-modules: expected one kernel per outlined module");
+        gpuModule.emitError("ssm-gpu-merge-modules: expected one kernel per outlined module");
         return signalPassFailure();
       }
       newKernelName[gpuModule.getNameAttr()] = gpuModule.getNameAttr();
@@ -391,7 +391,7 @@ struct GPUMergeModulesPass : ssmc::cuda::impl::GPUMergeModulesBase<GPUMergeModul
             op.erase();
             continue;
           }
-          op.emitError("ssmc-gpu-merge-modules: two kernel-module symbols are named @")
+          op.emitError("ssm-gpu-merge-modules: two kernel-module symbols are named @")
               << symbol.getName();
           return signalPassFailure();
         }
@@ -406,7 +406,7 @@ struct GPUMergeModulesPass : ssmc::cuda::impl::GPUMergeModulesBase<GPUMergeModul
 };
 
 //===----------------------------------------------------------------------===//
-// ssmc-gpu-expand-math
+// ssm-gpu-expand-math
 //===----------------------------------------------------------------------===//
 
 /// The LLVM intrinsic the NVPTX backend selects natively for a math op on
@@ -482,7 +482,7 @@ struct GPUExpandMathPass : ssmc::cuda::impl::GPUExpandMathBase<GPUExpandMathPass
       return signalPassFailure();
     WalkResult walk = getOperation()->walk([](Operation *op) {
       if (op->getDialect() && isa<math::MathDialect>(op->getDialect())) {
-        op->emitError("ssmc-gpu-expand-math: '")
+        op->emitError("ssm-gpu-expand-math: '")
             << op->getName() << "' has no lowering for kernels that avoids libdevice";
         return WalkResult::interrupt();
       }

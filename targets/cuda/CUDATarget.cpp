@@ -40,17 +40,17 @@ std::string kernelPipeline(const CUDATargetDesc &target) {
          "one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map}, "
          "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
-         "ssmc-gpu-copy-to-linalg, convert-linalg-to-parallel-loops, canonicalize, "
-         "ssmc-gpu-tile-parallel-loops{block-size=" +
+         "ssm-gpu-copy-to-linalg, convert-linalg-to-parallel-loops, canonicalize, "
+         "ssm-gpu-tile-parallel-loops{block-size=" +
          std::to_string(target.blockSize) +
          "}, func.func(gpu-map-parallel-loops), convert-parallel-loops-to-gpu, canonicalize, "
-         "ssmc-gpu-host-device-memory, gpu-kernel-outlining, ssmc-gpu-merge-modules, "
+         "ssm-gpu-host-device-memory, gpu-kernel-outlining, ssm-gpu-merge-modules, "
          "func.func(gpu-async-region), canonicalize, expand-strided-metadata, lower-affine, "
          "convert-scf-to-cf, arith-expand{include-bf16=true}, "
          "nvvm-attach-target{chip=" +
          target.chip +
          " O=3}, "
-         "gpu.module(ssmc-gpu-expand-math, convert-gpu-to-nvvm, reconcile-unrealized-casts)";
+         "gpu.module(ssm-gpu-expand-math, convert-gpu-to-nvvm, reconcile-unrealized-casts)";
 }
 
 /// The host code after the kernels became a gpu.binary: LLVM dialect calling

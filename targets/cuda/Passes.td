@@ -10,7 +10,7 @@
 
 include "mlir/Pass/PassBase.td"
 
-def GPUCopyToLinalg : Pass<"ssmc-gpu-copy-to-linalg"> {
+def GPUCopyToLinalg : Pass<"ssm-gpu-copy-to-linalg"> {
   let summary = "Rewrite memref.copy as linalg.copy";
   let description = [{
     Bufferization leaves `memref.copy`, which lowers to a host loop or to a
@@ -21,7 +21,7 @@ def GPUCopyToLinalg : Pass<"ssmc-gpu-copy-to-linalg"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
-def GPUTileParallelLoops : Pass<"ssmc-gpu-tile-parallel-loops"> {
+def GPUTileParallelLoops : Pass<"ssm-gpu-tile-parallel-loops"> {
   let summary = "Collapse each outermost scf.parallel to one dimension and tile it by the block size";
   let description = [{
     Every outermost `scf.parallel` (outside `gpu.launch`) is collapsed to a
@@ -38,7 +38,7 @@ def GPUTileParallelLoops : Pass<"ssmc-gpu-tile-parallel-loops"> {
                            "::mlir::arith::ArithDialect"];
 }
 
-def GPUHostDeviceMemory : Pass<"ssmc-gpu-host-device-memory", "::mlir::ModuleOp"> {
+def GPUHostDeviceMemory : Pass<"ssm-gpu-host-device-memory", "::mlir::ModuleOp"> {
   let summary = "Place buffers on the device or the host after kernels are formed";
   let description = [{
     Runs after `convert-parallel-loops-to-gpu`. A buffer (a `memref.alloc`,
@@ -54,7 +54,7 @@ def GPUHostDeviceMemory : Pass<"ssmc-gpu-host-device-memory", "::mlir::ModuleOp"
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect"];
 }
 
-def GPUMergeModules : Pass<"ssmc-gpu-merge-modules", "::mlir::ModuleOp"> {
+def GPUMergeModules : Pass<"ssm-gpu-merge-modules", "::mlir::ModuleOp"> {
   let summary = "Move every outlined kernel into one gpu.module";
   let description = [{
     `gpu-kernel-outlining` creates a `gpu.module` per kernel. One module
@@ -66,7 +66,7 @@ def GPUMergeModules : Pass<"ssmc-gpu-merge-modules", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
-def GPUExpandMath : Pass<"ssmc-gpu-expand-math", "::mlir::gpu::GPUModuleOp"> {
+def GPUExpandMath : Pass<"ssm-gpu-expand-math", "::mlir::gpu::GPUModuleOp"> {
   let summary = "Replace math functions in kernels by polynomial approximations";
   let description = [{
     `convert-gpu-to-nvvm` lowers every `math` op to a call into NVIDIA's

@@ -1,6 +1,6 @@
-// RUN: ssmc-opt %s -split-input-file -ssmc-gpu-copy-to-linalg | FileCheck %s --check-prefix=COPY
-// RUN: ssmc-opt %s -split-input-file -ssmc-gpu-copy-to-linalg -convert-linalg-to-parallel-loops -ssmc-gpu-tile-parallel-loops=block-size=128 | FileCheck %s --check-prefix=TILE
-// RUN: not ssmc-opt %s -split-input-file -ssmc-gpu-tile-parallel-loops=block-size=2048 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-copy-to-linalg | FileCheck %s --check-prefix=COPY
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-copy-to-linalg -convert-linalg-to-parallel-loops -ssm-gpu-tile-parallel-loops=block-size=128 | FileCheck %s --check-prefix=TILE
+// RUN: not ssmc-opt %s -split-input-file -ssm-gpu-tile-parallel-loops=block-size=2048 2>&1 | FileCheck %s --check-prefix=BAD
 
 // A strided copy becomes linalg.copy, then one parallel loop over all
 // elements: collapsed to one dimension and split into blocks of 128 threads

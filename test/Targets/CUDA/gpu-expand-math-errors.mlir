@@ -1,4 +1,4 @@
-// RUN: ssmc-opt %s -pass-pipeline='builtin.module(gpu.module(ssmc-gpu-expand-math))' -verify-diagnostics -o /dev/null
+// RUN: ssmc-opt %s -pass-pipeline='builtin.module(gpu.module(ssm-gpu-expand-math))' -verify-diagnostics -o /dev/null
 
 // Math without a libdevice-free lowering is reported, not turned into an
 // unresolved __nv_* call that only ptxas would catch.

@@ -1,4 +1,4 @@
-// RUN: ssmc-opt %s -split-input-file -ssmc-gpu-host-device-memory -verify-diagnostics | FileCheck %s
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-host-device-memory -verify-diagnostics | FileCheck %s
 
 // A buffer a kernel writes becomes gpu.alloc (and its dealloc gpu.dealloc);
 // a buffer only the host touches stays host memory; the host's loads of an

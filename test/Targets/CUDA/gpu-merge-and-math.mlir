@@ -1,5 +1,5 @@
-// RUN: ssmc-opt %s -gpu-kernel-outlining -ssmc-gpu-merge-modules | FileCheck %s --check-prefix=MERGE
-// RUN: ssmc-opt %s -pass-pipeline='builtin.module(gpu-kernel-outlining,ssmc-gpu-merge-modules,nvvm-attach-target{chip=sm_90},gpu.module(ssmc-gpu-expand-math,convert-gpu-to-nvvm))' | FileCheck %s --check-prefix=NVVM
+// RUN: ssmc-opt %s -gpu-kernel-outlining -ssm-gpu-merge-modules | FileCheck %s --check-prefix=MERGE
+// RUN: ssmc-opt %s -pass-pipeline='builtin.module(gpu-kernel-outlining,ssm-gpu-merge-modules,nvvm-attach-target{chip=sm_90},gpu.module(ssm-gpu-expand-math,convert-gpu-to-nvvm))' | FileCheck %s --check-prefix=NVVM
 
 // Outlining makes one module per kernel; merged, there is one module whose
 // kernels carry their old modules' unique names, and launches follow.
