@@ -9,7 +9,17 @@
 #ifndef SSMC_COMPILER_SSMC_COMMANDS_H
 #define SSMC_COMPILER_SSMC_COMMANDS_H
 
+#include "frontends/hf/HFImporter.h"
+
+#include "llvm/Support/Error.h"
+
 namespace ssmc::driver {
+
+/// `--dtype T` / `--dtype=T` at argv[i] (import and compile share it): sets
+/// `options.modelDType` and advances `i` past a separate value. Returns
+/// false when argv[i] is another flag; an error for a missing or bad value.
+llvm::Expected<bool> consumeDTypeFlag(int argc, char **argv, int &i,
+                                      ssmc::hf::ImportOptions &options);
 
 int runImport(int argc, char **argv);    ///< ssmc import <dir> [-o out.mlir]
 int runInspect(int argc, char **argv);   ///< ssmc inspect <dir|file>: tensors, dtypes, shapes

@@ -288,20 +288,12 @@ int ssmc::driver::runCompile(int argc, char **argv) {
       llvm::outs() << kUsage;
       return 0;
     }
-    if (arg == "--dtype" || arg.starts_with("--dtype=")) {
-      llvm::StringRef text;
-      if (arg == "--dtype") {
-        if (i + 1 >= argc)
-          return fail("--dtype needs a value (f32, bf16 or f16)");
-        text = argv[++i];
-      } else {
-        text = arg.drop_front(strlen("--dtype="));
-      }
-      auto dtype = ssmc::hf::parseModelDType(text, "--dtype");
-      if (!dtype)
-        return fail(llvm::toString(dtype.takeError()));
-      importOptions.modelDType = *dtype;
-    } else if (arg == "-o" || arg == "--target" || arg == "--sm") {
+    if (llvm::Expected<bool> dtype = consumeDTypeFlag(argc, argv, i, importOptions); !dtype) {
+      return fail(llvm::toString(dtype.takeError()));
+    } else if (*dtype) {
+      continue;
+    }
+    if (arg == "-o" || arg == "--target" || arg == "--sm") {
       if (i + 1 >= argc)
         return fail(arg + " needs a value");
       (arg == "-o" ? output : arg == "--sm" ? sm : targetName) = argv[++i];

@@ -33,6 +33,25 @@ int fail(const llvm::Twine &message) {
 }
 } // namespace
 
+llvm::Expected<bool> ssmc::driver::consumeDTypeFlag(int argc, char **argv, int &i,
+                                                   ssmc::hf::ImportOptions &options) {
+  llvm::StringRef arg = argv[i], text;
+  if (arg == "--dtype") {
+    if (i + 1 >= argc)
+      return llvm::createStringError("--dtype needs a value (f32, bf16 or f16)");
+    text = argv[++i];
+  } else if (arg.starts_with("--dtype=")) {
+    text = arg.drop_front(strlen("--dtype="));
+  } else {
+    return false;
+  }
+  auto dtype = ssmc::hf::parseModelDType(text, "--dtype");
+  if (!dtype)
+    return dtype.takeError();
+  options.modelDType = *dtype;
+  return true;
+}
+
 int ssmc::driver::runImport(int argc, char **argv) {
   std::string dir, output = "-";
   bool debugInfo = false;
@@ -47,19 +66,10 @@ int ssmc::driver::runImport(int argc, char **argv) {
       if (i + 1 >= argc)
         return fail("-o needs a file name");
       output = argv[++i];
-    } else if (arg == "--dtype" || arg.starts_with("--dtype=")) {
-      llvm::StringRef text;
-      if (arg == "--dtype") {
-        if (i + 1 >= argc)
-          return fail("--dtype needs a value (f32, bf16 or f16)");
-        text = argv[++i];
-      } else {
-        text = arg.drop_front(strlen("--dtype="));
-      }
-      auto dtype = ssmc::hf::parseModelDType(text, "--dtype");
-      if (!dtype)
-        return fail(llvm::toString(dtype.takeError()));
-      options.modelDType = *dtype;
+    } else if (llvm::Expected<bool> dtype = consumeDTypeFlag(argc, argv, i, options); !dtype) {
+      return fail(llvm::toString(dtype.takeError()));
+    } else if (*dtype) {
+      continue;
     } else if (arg == "--debuginfo") {
       debugInfo = true;
     } else if (arg.starts_with("-")) {
