@@ -93,6 +93,13 @@ llvm::Expected<std::vector<ssmc::cpu::StateArg>> collectStates(ModuleOp module) 
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   if (!forward)
     return llvm::createStringError("imported module has no @forward");
+  // The launch code reads one row of logits per sequence.
+  auto logits = forward.getNumResults() > 0
+                    ? dyn_cast<RankedTensorType>(forward.getFunctionType().getResult(0))
+                    : RankedTensorType();
+  if (!logits || logits.getRank() != 3 || logits.getDimSize(1) != 1)
+    return llvm::createStringError(
+        "@forward must return the logits after each sequence's last token (B x 1 x V)");
   for (unsigned i = 0; i < forward.getNumArguments(); ++i) {
     Type t = forward.getArgument(i).getType();
     auto name = forward.getArgAttrOfType<StringAttr>(i, "ssm.name");

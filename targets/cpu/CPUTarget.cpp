@@ -400,12 +400,11 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
   for (size_t i = 0; i < states.size(); ++i)
     os << ", &state" << i;
   os << ");\n";
-  // Logits after each sequence's last valid token (the model returns only
-  // those, B x 1 x V, when it gathers last positions before its head).
+  // @forward returns only the logits after each sequence's last valid token,
+  // B x 1 x V (ssm.last_token; the compile driver checks the type).
   os << "  for (int64_t b = 0; b < B; ++b) {\n"
         "    const float *base = (const float *)r.logits.aligned + r.logits.offset +\n"
-        "        b * r.logits.strides[0] +\n"
-        "        (r.logits.sizes[1] == 1 ? 0 : (int64_t)(c->lengths[b] - 1)) * r.logits.strides[1];\n"
+        "        b * r.logits.strides[0];\n"
         "    for (int64_t v = 0; v < V; ++v) c->logits[b * V + v] = base[v * r.logits.strides[2]];\n"
         "  }\n";
   // New states back into their rows; the result must be contiguous rows.

@@ -645,14 +645,14 @@ std::string ssmc::cuda::generateLaunchCode(const std::vector<cpu::StateArg> &sta
   for (const HostMirror &m : mirrors)
     os << ", &host_" << m.field;
   os << ");\n";
-  // Logits after each sequence's last valid token.
+  // @forward returns only the logits after each sequence's last valid token,
+  // B x 1 x V (ssm.last_token; the compile driver checks the type).
   os << "  if (!ssmc_failed && r.logits.strides[2] != 1)\n"
         "    ssmc_fail_text(\"the compiled model returned non-contiguous logits\");\n"
         "  for (int64_t b = 0; b < B && !ssmc_failed; ++b)\n"
         "    ssmc_download(c->logits + b * V,\n"
         "                  (uint64_t)(uintptr_t)r.logits.aligned + 4 * (uint64_t)(r.logits.offset +\n"
-        "                      b * r.logits.strides[0] + (r.logits.sizes[1] == 1 ? 0 : "
-        "(int64_t)(c->lengths[b] - 1)) * r.logits.strides[1]),\n"
+        "                      b * r.logits.strides[0]),\n"
         "                  (uint64_t)V * 4);\n";
   // New states back into their rows; the result must be contiguous rows.
   for (size_t i = 0; i < numStates; ++i) {
