@@ -1,6 +1,7 @@
 //===- Runtime.cpp - Loaded models, sessions and threads ------------------===//
 
 #include "runtime/Runtime.h"
+#include "runtime/VendorGemm.h"
 
 #include <algorithm>
 #include <atomic>
@@ -393,6 +394,7 @@ std::unique_ptr<Session> Session::create(std::shared_ptr<Model> model,
     session->device.stream = session->stream;
     session->device.error = session->deviceError.data();
     session->device.error_bytes = session->deviceError.size();
+    session->device.gemm = vendorGemm();
   }
   for (const StateSpec &spec : model->manifest().states) {
     uint64_t tokenElements = 0, rowBytes = 0, bufferBytes = 0;

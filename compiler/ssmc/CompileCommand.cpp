@@ -17,6 +17,7 @@
 #include "frontends/checkpoint/Checkpoint.h"
 #include "frontends/hf/HFImporter.h"
 #include "runtime/Artifact.h"
+#include "runtime/include/ssmc/abi.h"
 #include "targets/cpu/CPUTarget.h"
 #include "targets/cuda/CUDATarget.h"
 
@@ -148,7 +149,7 @@ int writeArtifact(ModuleOp module, const std::string &dir, const std::string &ou
   m.dtype = dtype;
   m.vocabSize = vocab;
   m.hyperParameters = hyper;
-  m.abiVersion = 1;
+  m.abiVersion = SSMC_ABI_VERSION;
   m.prefillEntry = "ssmc_prefill";
   m.decodeEntry = "ssmc_decode";
   for (const ssmc::cpu::StateArg &s : states) {

@@ -1,6 +1,7 @@
 //===- CPUTarget.cpp - Compile an imported model for a CPU target ---------===//
 
 #include "targets/cpu/CPUTarget.h"
+#include "runtime/include/ssmc/abi.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -262,7 +263,8 @@ std::string ssmc::cpu::generateLaunchCode(const std::vector<StateArg> &states, i
         "  float *logits; void *scratch; uint64_t scratch_bytes;\n"
         "  const ssmc_parallel *parallel;\n"
         "} ssmc_call;\n"
-        "const uint32_t ssmc_abi_version = 1u;\n\n";
+        "const uint32_t ssmc_abi_version = "
+     << SSMC_ABI_VERSION << "u;\n\n";
   for (int r = 1; r <= 6; ++r)
     os << "typedef struct { void *allocated; void *aligned; int64_t offset; int64_t sizes[" << r
        << "]; int64_t strides[" << r << "]; } memref" << r << ";\n";

@@ -223,6 +223,18 @@ struct GPUHostDeviceMemoryPass
     });
     if (walk.wasInterrupted())
       return failure();
+    // Calls of device functions (the vendor GEMM) take device buffers too.
+    walk = func.walk([&](func::CallOp call) {
+      auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(call, call.getCalleeAttr());
+      if (!callee || !callee->hasAttr("ssmc.device_call"))
+        return WalkResult::advance();
+      for (Value v : call.getOperands())
+        if (isa<BaseMemRefType>(v.getType()) && failed(collectRoots(v, call, deviceRoots)))
+          return WalkResult::interrupt();
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return failure();
     for (Value root : deviceRoots)
       if (auto global = root.getDefiningOp<memref::GetGlobalOp>())
         return global.emitError("ssm-gpu-host-device-memory: a kernel reads the host global @")

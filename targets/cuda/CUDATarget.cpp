@@ -37,10 +37,11 @@ llvm::Error makeError(const llvm::Twine &message) {
 /// simple: fusion, tiling for shared memory and tensor cores come later.
 std::string kernelPipeline(const CUDATargetDesc &target) {
   return "ssm-decompose-model, convert-ssm-to-linalg, ssm-bind-weights, canonicalize, cse, "
+         "ssm-fuse-elementwise, canonicalize, "
          "one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map}, "
          "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
-         "ssm-gpu-copy-to-linalg, convert-linalg-to-parallel-loops, canonicalize, "
+         "ssm-gpu-projections, ssm-gpu-copy-to-linalg, convert-linalg-to-parallel-loops, canonicalize, "
          "ssm-gpu-tile-parallel-loops{block-size=" +
          std::to_string(target.blockSize) +
          "}, func.func(gpu-map-parallel-loops), convert-parallel-loops-to-gpu, canonicalize, "
@@ -50,7 +51,8 @@ std::string kernelPipeline(const CUDATargetDesc &target) {
          "nvvm-attach-target{chip=" +
          target.chip +
          " O=3}, "
-         "gpu.module(ssm-gpu-expand-math, convert-gpu-to-nvvm, reconcile-unrealized-casts)";
+         "gpu.module(ssm-gpu-expand-math, convert-gpu-to-nvvm, convert-vector-to-llvm, "
+         "reconcile-unrealized-casts)";
 }
 
 /// The host code after the kernels became a gpu.binary: LLVM dialect calling
@@ -513,6 +515,70 @@ void ssmc_cuda_release(const ssmc_device *device) {
     }
   pthread_mutex_unlock(&ssmc_image_lock);
 }
+
+/* ---- the vendor matrix product, for ssm-gpu-projections' calls ---- */
+typedef struct { void *allocated; void *aligned; int64_t offset; int64_t dims[]; } ssmc_any_memref;
+
+/* A memref as a row-major matrix: every dimension but the last flattens into
+   rows of one stride `ld` (unit dimensions ignored). 0 when it does not. */
+static int ssmc_as_matrix(int64_t rank, void *descriptor, int64_t bytes, uint64_t *ptr,
+                          int64_t *rows, int64_t *cols, int64_t *ld) {
+  const ssmc_any_memref *m = (const ssmc_any_memref *)descriptor;
+  const int64_t *sizes = m->dims, *strides = m->dims + rank;
+  int64_t r = 1, row_stride = 0, next = 0;
+  if (rank < 2 || strides[rank - 1] != 1)
+    return 0;
+  for (int64_t i = rank - 2; i >= 0; --i) {
+    r *= sizes[i];
+    if (sizes[i] == 1)
+      continue;
+    if (row_stride == 0)
+      row_stride = strides[i];
+    else if (strides[i] != next)
+      return 0;
+    next = strides[i] * sizes[i];
+  }
+  *cols = sizes[rank - 1];
+  *ld = row_stride ? row_stride : *cols;
+  *rows = r;
+  *ptr = (uint64_t)(uintptr_t)m->aligned + (uint64_t)m->offset * (uint64_t)bytes;
+  return *ld >= *cols;
+}
+
+/* 0: queued; 1: not supported here (the model computes it with its own
+   kernel); a failure is recorded and reported as 0 so nothing more runs. */
+static int32_t ssmc_gemm_call(int32_t xt, int64_t xb, int32_t wt, int64_t wb, int64_t xr,
+                              void *xd, int64_t wr, void *wd, int64_t orank, void *od) {
+  uint64_t x, w, o;
+  int64_t m, k, n, kw, mo, no, ldx, ldw, ldo;
+  int32_t rc;
+  if (ssmc_failed)
+    return 0;
+  if (!ssmc_dev->gemm)
+    return 1;
+  if (!ssmc_as_matrix(xr, xd, xb, &x, &m, &k, &ldx) ||
+      !ssmc_as_matrix(wr, wd, wb, &w, &n, &kw, &ldw) ||
+      !ssmc_as_matrix(orank, od, 4, &o, &mo, &no, &ldo) || kw != k || mo != m || no != n)
+    return 1;
+  rc = ssmc_dev->gemm(ssmc_dev, xt, wt, m, n, k, x, ldx, w, ldw, o, ldo);
+  if (rc == 0 || rc == 1)
+    return rc;
+  ssmc_failed = ssmc_reported = 1; /* the runtime wrote the message */
+  return 0;
+}
+
+#define SSMC_GEMM_ENTRY(X, XT, XB, W, WT, WB)                                   \
+  int32_t ssmc_gpu_gemm_##X##_##W(int64_t xr, void *xd, int64_t wr, void *wd,  \
+                                  int64_t orank, void *od) {                   \
+    return ssmc_gemm_call(XT, XB, WT, WB, xr, xd, wr, wd, orank, od);          \
+  }
+#define SSMC_GEMM_ENTRIES(X, XT, XB)                                            \
+  SSMC_GEMM_ENTRY(X, XT, XB, f32, SSMC_DTYPE_F32, 4)                            \
+  SSMC_GEMM_ENTRY(X, XT, XB, bf16, SSMC_DTYPE_BF16, 2)                          \
+  SSMC_GEMM_ENTRY(X, XT, XB, f16, SSMC_DTYPE_F16, 2)
+SSMC_GEMM_ENTRIES(f32, SSMC_DTYPE_F32, 4)
+SSMC_GEMM_ENTRIES(bf16, SSMC_DTYPE_BF16, 2)
+SSMC_GEMM_ENTRIES(f16, SSMC_DTYPE_F16, 2)
 
 /* ---- helpers of run_forward ---- */
 static uint64_t ssmc_alloc(uint64_t bytes) {

@@ -21,6 +21,32 @@ def GPUCopyToLinalg : Pass<"ssm-gpu-copy-to-linalg"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
+  let summary = "Projections as warp-per-row kernels (few rows) or vendor GEMM calls";
+  let description = [{
+    Replaces every projection `out[b.., n] += x[b.., k] * w[n, k]` on
+    buffers (passes/ProjectionMatch.h) by a run-time choice on the number of
+    activation rows M. For M <= `max-rows`, a `gpu.launch` in which each warp
+    computes one weight row against all rows, in tiles of `rows-per-tile`
+    register accumulators, with 16-byte coalesced loads of the weight row and
+    a shuffle reduction. Otherwise (with `vendor-gemm`) a call of
+    `@ssmc_gpu_gemm_<x>_<w>(x, w, out) -> i32` (unranked memrefs; the launch
+    code defines it on the device's vendor GEMM); a non-zero result means
+    "unsupported here" and the original linalg op runs instead.
+  }];
+  let options = [
+    Option<"maxRows", "max-rows", "int64_t", "16",
+           "largest number of activation rows that takes the warp kernel">,
+    Option<"rowsPerTile", "rows-per-tile", "int64_t", "4",
+           "activation rows whose accumulators a warp keeps in registers">,
+    Option<"warpsPerBlock", "warps-per-block", "int64_t", "8", "warps (weight rows) per block">,
+    Option<"vendorGemm", "vendor-gemm", "bool", "true",
+           "call the device's vendor GEMM for more than max-rows rows">];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::func::FuncDialect"];
+}
+
 def GPUTileParallelLoops : Pass<"ssm-gpu-tile-parallel-loops"> {
   let summary = "Collapse each outermost scf.parallel to one dimension and tile it by the block size";
   let description = [{

@@ -66,7 +66,7 @@ extern "C" {
 #endif
 
 /* Bumped on any incompatible change of the structures or semantics below. */
-#define SSMC_ABI_VERSION 1u
+#define SSMC_ABI_VERSION 2u
 
 /* The symbol generated code exports to state the ABI it was built for. */
 #define SSMC_ABI_VERSION_SYMBOL "ssmc_abi_version"
@@ -111,11 +111,26 @@ typedef struct ssmc_cuda_api {
   int32_t (*get_error_string)(int32_t error, const char **text);      /* cuGetErrorString */
 } ssmc_cuda_api;
 
+/* Element types of ssmc_device.gemm. */
+#define SSMC_DTYPE_F32 0
+#define SSMC_DTYPE_BF16 1
+#define SSMC_DTYPE_F16 2
+
 typedef struct ssmc_device {
   const ssmc_cuda_api *cuda;
   void *stream;         /* CUstream of the session */
   char *error;          /* filled by generated code on failure */
   uint64_t error_bytes;
+  /* The vendor matrix product (cuBLAS), or NULL when the runtime found none.
+   * On `stream`, row-major, f32 accumulation:
+   *   out[i*ldo + j] += sum_k x[i*ldx + k] * w[j*ldw + k]
+   * for i < m, j < n; x and w of the given SSMC_DTYPE_*, out f32; all device
+   * addresses. Returns 0 when queued, 1 when these operands are not
+   * supported (the caller computes the product itself), anything else on
+   * failure, with the message in `error`. */
+  int32_t (*gemm)(const struct ssmc_device *device, int32_t x_dtype, int32_t w_dtype,
+                  int64_t m, int64_t n, int64_t k, uint64_t x, int64_t ldx, uint64_t w,
+                  int64_t ldw, uint64_t out, int64_t ldo);
 } ssmc_device;
 
 typedef struct ssmc_call {

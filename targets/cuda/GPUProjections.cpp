@@ -1,0 +1,297 @@
+//===- GPUProjections.cpp - projections as warp kernels or vendor GEMMs ---===//
+//
+// Every projection (`out[b.., n] += x[b.., k] * w[n, k]`, see
+// passes/ProjectionMatch.h) is most of the model's memory traffic (decode)
+// and arithmetic (prefill). The generic lowering gives each thread one output
+// element and a sequential loop over k: neighbouring threads then read weight
+// rows K elements apart, so no load is coalesced. This pass replaces each
+// projection, by the number of activation rows M known only at run time:
+//
+//  * M <= max-rows (decode): one warp per weight row. The lanes stride along
+//    k with 16-byte vector loads of the weight row, so a warp reads 512
+//    contiguous bytes per step; the accumulators of `rows-per-tile`
+//    activation rows live in registers (a weight vector is loaded once per
+//    tile and used for each row), and the warp reduces them with shuffles.
+//    The weights are streamed once per tile of rows.
+//  * M > max-rows (prefill, large batches): a call of the device's vendor
+//    matrix product (`ssmc_device.gemm`, cuBLAS when the runtime finds it),
+//    through `@ssmc_gpu_gemm_<x>_<w>` defined by the launch code. Where it
+//    reports the operands unsupported (no library, mixed types, strides it
+//    cannot express) the original linalg op runs instead, lowered like any
+//    other.
+//
+//===----------------------------------------------------------------------===//
+
+#include "targets/cuda/CUDAPasses.h"
+
+#include "passes/ProjectionMatch.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Builders.h"
+
+namespace ssmc::cuda {
+#define GEN_PASS_DEF_GPUPROJECTIONS
+#include "targets/cuda/Passes.h.inc"
+} // namespace ssmc::cuda
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kWarp = 32;
+
+std::string typeName(Type t) {
+  if (t.isF32())
+    return "f32";
+  if (t.isBF16())
+    return "bf16";
+  if (t.isF16())
+    return "f16";
+  return "";
+}
+
+/// Static offset and strides of a memref type; false when the layout is not
+/// strided.
+bool stridesOf(MemRefType type, SmallVectorImpl<int64_t> &strides, int64_t &offset) {
+  return succeeded(type.getStridesAndOffset(strides, offset));
+}
+
+struct ProjectionEmitter {
+  OpBuilder &b;
+  Location loc;
+  Value x, w, out;
+  MemRefType xType, wType, outType;
+  int64_t n, k;
+  int64_t warpsPerBlock, rowsPerTile;
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+
+  /// Indices of activation row `m` in the batch dimensions of x and out.
+  SmallVector<Value> batchIndices(Value m, ArrayRef<Value> batchSizes) {
+    SmallVector<Value> indices(batchSizes.size());
+    for (int64_t d = static_cast<int64_t>(batchSizes.size()) - 1; d >= 0; --d) {
+      if (d == 0) {
+        indices[d] = m;
+        break;
+      }
+      indices[d] = arith::RemUIOp::create(b, loc, m, batchSizes[d]);
+      m = arith::DivUIOp::create(b, loc, m, batchSizes[d]);
+    }
+    return indices;
+  }
+
+  /// Loads `lanes` elements at [indices..., col] as f32 lanes.
+  Value loadWidened(Value buffer, ValueRange indices, Value col, int64_t lanes, int64_t alignment) {
+    auto type = cast<MemRefType>(buffer.getType());
+    SmallVector<Value> all(indices);
+    all.push_back(col);
+    auto vecType = VectorType::get({lanes}, type.getElementType());
+    Value v = vector::LoadOp::create(b, loc, vecType, buffer, all, /*nontemporal=*/false,
+                                     llvm::MaybeAlign(alignment));
+    if (!type.getElementType().isF32())
+      v = arith::ExtFOp::create(b, loc, VectorType::get({lanes}, b.getF32Type()), v);
+    return v;
+  }
+
+  /// The warp-per-weight-row kernel for `m` activation rows.
+  void emitWarpKernel(Value rows, ArrayRef<Value> batchSizes) {
+    Type f32 = b.getF32Type();
+    int64_t wBytes = wType.getElementTypeBitWidth() / 8;
+    int64_t lanes = 16 / wBytes; // one 16-byte load of the weight row per lane and step
+    auto accType = VectorType::get({lanes}, f32);
+
+    // x rows are 16-byte aligned when x is a plain contiguous buffer whose
+    // rows are whole multiples of 16 bytes; otherwise load at element
+    // alignment (activations are small and cached: this costs instructions,
+    // not bandwidth).
+    int64_t xBytes = xType.getElementTypeBitWidth() / 8;
+    int64_t xAlign = xType.getLayout().isIdentity() && (k * xBytes) % (lanes * xBytes) == 0
+                         ? lanes * xBytes
+                         : xBytes;
+
+    Value c1 = index(1);
+    Value blocks = index((n + warpsPerBlock - 1) / warpsPerBlock);
+    Value threads = index(warpsPerBlock * kWarp);
+    auto launch = gpu::LaunchOp::create(b, loc, blocks, c1, c1, threads, c1, c1);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Value tid = launch.getThreadIds().x, bid = launch.getBlockIds().x;
+    Value warp = arith::DivUIOp::create(b, loc, tid, index(kWarp));
+    Value lane = arith::RemUIOp::create(b, loc, tid, index(kWarp));
+    Value row = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, bid, index(warpsPerBlock)), warp);
+    Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, index(n));
+    auto ifRow = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(ifRow.thenBlock());
+      Value lastRow = arith::SubIOp::create(b, loc, rows, c1);
+      auto tiles = scf::ForOp::create(b, loc, index(0), rows, index(rowsPerTile));
+      b.setInsertionPointToStart(tiles.getBody());
+      Value m0 = tiles.getInductionVar();
+      // Rows past the end re-read the last row (in bounds, no branch in the
+      // inner loop); their sums are not stored.
+      SmallVector<SmallVector<Value>> xIndices;
+      for (int64_t j = 0; j < rowsPerTile; ++j) {
+        Value m = arith::MinUIOp::create(b, loc,
+                                         arith::AddIOp::create(b, loc, m0, index(j)), lastRow);
+        xIndices.push_back(batchIndices(m, batchSizes));
+      }
+      Value zero = arith::ConstantOp::create(b, loc, accType, DenseElementsAttr::get(
+                                                                    accType, b.getF32FloatAttr(0)));
+      SmallVector<Value> init(rowsPerTile, zero);
+      Value kStart = arith::MulIOp::create(b, loc, lane, index(lanes));
+      auto kLoop = scf::ForOp::create(b, loc, kStart, index(k), index(kWarp * lanes), init);
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(kLoop.getBody());
+        Value col = kLoop.getInductionVar();
+        Value wv = loadWidened(w, ValueRange{row}, col, lanes, 16);
+        SmallVector<Value> next;
+        for (int64_t j = 0; j < rowsPerTile; ++j) {
+          Value xv = loadWidened(x, xIndices[j], col, lanes, xAlign);
+          next.push_back(vector::FMAOp::create(b, loc, xv, wv, kLoop.getRegionIterArgs()[j]));
+        }
+        scf::YieldOp::create(b, loc, next);
+      }
+      Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
+      Value width = arith::ConstantIntOp::create(b, loc, kWarp, 32);
+      for (int64_t j = 0; j < rowsPerTile; ++j) {
+        Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                                kLoop.getResult(j));
+        for (int64_t offset = kWarp / 2; offset >= 1; offset /= 2) {
+          Value off = arith::ConstantIntOp::create(b, loc, offset, 32);
+          auto shuffled = gpu::ShuffleOp::create(b, loc, sum, off, width, gpu::ShuffleMode::XOR);
+          sum = arith::AddFOp::create(b, loc, sum, shuffled.getShuffleResult());
+        }
+        Value m = arith::AddIOp::create(b, loc, m0, index(j));
+        Value valid = arith::AndIOp::create(
+            b, loc, isLane0, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, m, rows));
+        auto ifStore = scf::IfOp::create(b, loc, valid, /*withElseRegion=*/false);
+        OpBuilder::InsertionGuard g3(b);
+        b.setInsertionPointToStart(ifStore.thenBlock());
+        SmallVector<Value> outIndices = batchIndices(m, batchSizes);
+        outIndices.push_back(row);
+        Value old = memref::LoadOp::create(b, loc, out, outIndices);
+        memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum), out, outIndices);
+      }
+    }
+    gpu::TerminatorOp::create(b, loc);
+  }
+};
+
+/// The vendor-GEMM entry for these operand types, declared once per module.
+func::FuncOp gemmDeclaration(ModuleOp module, Type xElement, Type wElement) {
+  std::string name = "ssmc_gpu_gemm_" + typeName(xElement) + "_" + typeName(wElement);
+  if (auto f = module.lookupSymbol<func::FuncOp>(name))
+    return f;
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  MLIRContext *ctx = module.getContext();
+  auto fnType = b.getFunctionType({UnrankedMemRefType::get(xElement, 0),
+                                   UnrankedMemRefType::get(wElement, 0),
+                                   UnrankedMemRefType::get(Float32Type::get(ctx), 0)},
+                                  {b.getI32Type()});
+  auto f = func::FuncOp::create(b, module.getLoc(), name, fnType);
+  f.setPrivate();
+  // ssm-gpu-host-device-memory: the operands are device buffers.
+  f->setAttr("ssmc.device_call", UnitAttr::get(ctx));
+  return f;
+}
+
+struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (maxRows < 0 || rowsPerTile < 1 || warpsPerBlock < 1 || warpsPerBlock * kWarp > 1024) {
+      module.emitError("ssm-gpu-projections: expected max-rows >= 0, rows-per-tile >= 1 and "
+                       "1 <= warps-per-block <= 32");
+      return signalPassFailure();
+    }
+    SmallVector<linalg::GenericOp> projections;
+    module.walk([&](linalg::GenericOp op) {
+      if (!op->getParentOfType<gpu::LaunchOp>() && ssmc::isProjection(op))
+        projections.push_back(op);
+    });
+    for (linalg::GenericOp op : projections)
+      rewrite(module, op);
+  }
+
+  void rewrite(ModuleOp module, linalg::GenericOp op) {
+    Value x = op.getDpsInputs()[0], w = op.getDpsInputs()[1], out = op.getDpsInits()[0];
+    auto xType = cast<MemRefType>(x.getType()), wType = cast<MemRefType>(w.getType()),
+         outType = cast<MemRefType>(out.getType());
+    if (typeName(xType.getElementType()).empty() || typeName(wType.getElementType()).empty() ||
+        wType.isDynamicDim(0) || wType.isDynamicDim(1))
+      return;
+    int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    int64_t wBytes = wType.getElementTypeBitWidth() / 8;
+    int64_t lanes = 16 / wBytes;
+    // The kernel's 16-byte weight loads need rows that start on 16 bytes.
+    bool warpKernel = stridesOf(wType, strides, offset) && strides[1] == 1 && strides[0] == k &&
+                      offset != ShapedType::kDynamic && (offset * wBytes) % 16 == 0 &&
+                      k % lanes == 0 && stridesOf(xType, strides, offset) && strides.back() == 1 &&
+                      stridesOf(outType, strides, offset) && strides.back() == 1;
+
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    SmallVector<Value> batchSizes;
+    Value rows = arith::ConstantIndexOp::create(b, loc, 1);
+    for (int64_t d = 0; d + 1 < xType.getRank(); ++d) {
+      Value size = memref::DimOp::create(b, loc, x, d);
+      batchSizes.push_back(size);
+      rows = arith::MulIOp::create(b, loc, rows, size);
+    }
+
+    // else-branch body: the vendor GEMM, falling back to the op itself.
+    auto emitLarge = [&](OpBuilder &bb) {
+      if (!vendorGemm) {
+        op->moveBefore(bb.getInsertionBlock(), bb.getInsertionPoint());
+        return;
+      }
+      func::FuncOp callee = gemmDeclaration(module, xType.getElementType(), wType.getElementType());
+      auto toUnranked = [&](Value v) {
+        auto t = cast<MemRefType>(v.getType());
+        return memref::CastOp::create(bb, loc, UnrankedMemRefType::get(t.getElementType(), 0), v)
+            .getResult();
+      };
+      auto call = func::CallOp::create(bb, loc, callee, ValueRange{toUnranked(x), toUnranked(w), toUnranked(out)});
+      Value zero = arith::ConstantIntOp::create(bb, loc, 0, 32);
+      Value unsupported =
+          arith::CmpIOp::create(bb, loc, arith::CmpIPredicate::ne, call.getResult(0), zero);
+      auto fallback = scf::IfOp::create(bb, loc, unsupported, /*withElseRegion=*/false);
+      op->moveBefore(fallback.thenBlock()->getTerminator());
+    };
+
+    if (!warpKernel || maxRows == 0) {
+      if (!vendorGemm)
+        return;
+      emitLarge(b);
+      return;
+    }
+    Value small = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, rows,
+                                        arith::ConstantIndexOp::create(b, loc, maxRows));
+    auto ifSmall = scf::IfOp::create(b, loc, small, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPoint(ifSmall.thenBlock()->getTerminator());
+      ProjectionEmitter emitter{b, loc, x, w, out, xType, wType, outType,
+                                n, k, warpsPerBlock, rowsPerTile};
+      emitter.emitWarpKernel(rows, batchSizes);
+    }
+    OpBuilder eb(ifSmall.elseBlock()->getTerminator());
+    if (vendorGemm)
+      emitLarge(eb);
+    else
+      op->moveBefore(ifSmall.elseBlock()->getTerminator());
+  }
+};
+
+} // namespace
