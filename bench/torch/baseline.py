@@ -27,10 +27,11 @@ Numerics (what the spec asks for, and where this file deliberately differs):
     by the weight) for Llamba and Llama; mamba_ssm's Triton RMSNorm (fp32, one
     rounding) for the Mamba decoder layers of MambaInLlama; fused add+norm with
     an fp32 residual for Mamba-2 LMs (§7.4); the gated grouped RMSNorm in fp32.
-  * Scan epilogues (D skip, gate, gated norm), conv outputs and RoPE are
-    computed in fp32 and rounded once to the model dtype. Upstream rounds some
-    of them in between (and Llamba feeds x/Δ and multiplies by Δ again, §2.8);
-    all of this is exact in float32, which is what the parity check uses.
+  * The depthwise conv runs in fp32 and its output enters the scan unrounded;
+    scan epilogues (D skip, gate, gated norm) and RoPE are computed in fp32 and
+    rounded once to the model dtype. Upstream rounds some of them in between
+    (and Llamba feeds x/Δ and multiplies by Δ again, §2.8); all of this is
+    exact in float32, which is what the parity check uses.
   * The chunk length is the config's (Llamba 128, Mamba-2 256); prompts are
     zero-padded to a multiple of it inside the scan with log-decay 0, so the
     padding neither reaches the outputs nor the final state.
@@ -712,8 +713,8 @@ class Model:
                     lw["dt_bias"] = t().float()
                     lw["A"] = -torch.exp(t().float())  # A = -exp(A_log.float()) (§3.7)
                     lw["gnorm"] = t().float()
-                # fp32 copies for the decode conv (a few MB)
-                lw["conv_w32"] = lw["conv_w"][:, 0, :].float()
+                # The conv runs in fp32 (prefill and decode alike): fp32 copies, a few MB.
+                lw["conv_w32"] = lw["conv_w"].float()  # (C, 1, W)
                 lw["conv_b32"] = lw["conv_b"].float() if lw["conv_b"] is not None else None
             self.layers.append(lw)
         self.final_norm = t()
@@ -806,8 +807,8 @@ class Model:
         xt = xbc.transpose(1, 2)  # (B, C, L)
         # conv state: the last W pre-conv inputs, left-zero-padded (§1.4)
         st["conv"].copy_(xt[:, :, L - W:] if L >= W else F.pad(xt, (W - L, 0)))
-        conv = F.conv1d(xt, lw["conv_w"], lw["conv_b"], padding=W - 1, groups=xt.shape[1])[..., :L]
-        conv = conv.transpose(1, 2).float()
+        conv = F.conv1d(xt.float(), lw["conv_w32"], lw["conv_b32"], padding=W - 1, groups=xt.shape[1])[..., :L]
+        conv = conv.transpose(1, 2)
         if c.family != "llamba":
             conv = F.silu(conv)  # identity for Llamba
         x, xs, logA, Bm, Cm = self._scan_inputs(lw, conv, dt)
@@ -821,7 +822,7 @@ class Model:
         z, xbc, dt = self._split_in_proj(F.linear(u, lw["in_proj"]))
         conv = st["conv"]
         conv.copy_(torch.cat([conv[:, :, 1:], xbc.unsqueeze(-1)], dim=-1))  # shift left, append
-        v = (conv.float() * lw["conv_w32"]).sum(-1)
+        v = (conv.float() * lw["conv_w32"][:, 0, :]).sum(-1)
         if lw["conv_b32"] is not None:
             v = v + lw["conv_b32"]
         if c.family != "llamba":
