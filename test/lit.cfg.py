@@ -40,6 +40,11 @@ if os.path.exists("/usr/local/cuda/bin/ptxas"):
 if os.path.exists("/usr/local/cuda/lib64/stubs/libcuda.so"):
     config.available_features.add("cuda-stub")
     config.substitutions.append(("%cuda_stub", "/usr/local/cuda/lib64/stubs/libcuda.so"))
+# PyTorch importable by lit's Python: bench/torch/baseline.py's parity check
+# runs on the CPU (test/E2E/torch-baseline-parity.test).
+import importlib.util
+if importlib.util.find_spec("torch") is not None:
+    config.available_features.add("torch")
 # A real NVIDIA driver (libcuda.so.1 loadable): the "no CUDA device" tests
 # do not apply there; test/E2E/gpu/run-on-device.sh runs the models instead.
 try:
