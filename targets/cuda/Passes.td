@@ -47,6 +47,24 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
                            "::mlir::memref::MemRefDialect", "::mlir::func::FuncDialect"];
 }
 
+def GPUWarpReductions : Pass<"ssm-gpu-warp-reductions"> {
+  let summary = "Long sum reductions as kernels with one warp per output element";
+  let description = [{
+    A linalg.generic on buffers whose only reduction is its last loop, of
+    static extent at least `min-extent`, with projected-permutation indexing
+    and a body ending in `out + term` (the model's norms), becomes a
+    `gpu.launch` in which one warp computes each output element: lanes
+    stride the reduced dimension, sum in registers, and combine with a
+    shuffle tree. The summation order changes; nothing else does.
+  }];
+  let options = [
+    Option<"minExtent", "min-extent", "int64_t", "128",
+           "shortest reduced dimension worth a warp">,
+    Option<"warpsPerBlock", "warps-per-block", "int64_t", "8", "warps per block">];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect"];
+}
+
 def GPUTileParallelLoops : Pass<"ssm-gpu-tile-parallel-loops"> {
   let summary = "Collapse each outermost scf.parallel to one dimension and tile it by the block size";
   let description = [{
