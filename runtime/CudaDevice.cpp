@@ -75,7 +75,13 @@ namespace {
   X(cuMemcpyHtoDAsync)                                                         \
   X(cuMemcpyDtoHAsync)                                                         \
   X(cuMemsetD32Async)                                                          \
-  X(cuMemsetD16Async)
+  X(cuMemsetD16Async)                                                           \
+  X(cuStreamBeginCapture)                                                      \
+  X(cuStreamEndCapture)                                                        \
+  X(cuGraphInstantiateWithFlags)                                               \
+  X(cuGraphLaunch)                                                             \
+  X(cuGraphExecDestroy)                                                        \
+  X(cuGraphDestroy)
 
 struct Driver {
 #define SSMC_CU_MEMBER(f) decltype(&::f) f = nullptr;
@@ -211,11 +217,35 @@ int32_t apiGetErrorString(int32_t error, const char **text) {
   return driver().cuGetErrorString(static_cast<CUresult>(error), text);
 }
 
+int32_t apiStreamBeginCapture(void *stream) {
+  return driver().cuStreamBeginCapture(static_cast<CUstream>(stream),
+                                       CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+}
+int32_t apiStreamEndCapture(void *stream, void **graph) {
+  return driver().cuStreamEndCapture(static_cast<CUstream>(stream),
+                                     reinterpret_cast<CUgraph *>(graph));
+}
+int32_t apiGraphInstantiate(void **exec, void *graph) {
+  return driver().cuGraphInstantiateWithFlags(reinterpret_cast<CUgraphExec *>(exec),
+                                              static_cast<CUgraph>(graph),
+                                              CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH);
+}
+int32_t apiGraphLaunch(void *exec, void *stream) {
+  return driver().cuGraphLaunch(static_cast<CUgraphExec>(exec), static_cast<CUstream>(stream));
+}
+int32_t apiGraphExecDestroy(void *exec) {
+  return driver().cuGraphExecDestroy(static_cast<CUgraphExec>(exec));
+}
+int32_t apiGraphDestroy(void *graph) {
+  return driver().cuGraphDestroy(static_cast<CUgraph>(graph));
+}
+
 const ssmc_cuda_api kApi = {
     apiModuleLoadData,  apiModuleUnload,      apiModuleGetFunction, apiLaunchKernel,
     apiMemAllocAsync,   apiMemFreeAsync,      apiMemcpyAsync,       apiMemcpyHtoDAsync,
     apiMemcpyDtoHAsync, apiMemsetD32Async,    apiMemsetD16Async,    apiStreamSynchronize,
-    apiGetErrorName,    apiGetErrorString,
+    apiGetErrorName,    apiGetErrorString,    apiStreamBeginCapture, apiStreamEndCapture,
+    apiGraphInstantiate, apiGraphLaunch,      apiGraphExecDestroy,  apiGraphDestroy,
 };
 
 } // namespace

@@ -505,8 +505,11 @@ void mgpuMemset16(void *dst, uint16_t value, size_t count, void *stream) {
                "cuMemsetD16Async");
 }
 
+static void ssmc_release_graphs(const ssmc_device *device); /* with run_forward */
+
 void ssmc_cuda_release(const ssmc_device *device) {
   int i;
+  ssmc_release_graphs(device);
   pthread_mutex_lock(&ssmc_image_lock);
   for (i = 0; i < ssmc_image_count; ++i)
     if (ssmc_images[i].module) {
@@ -622,7 +625,7 @@ std::string ssmc::cuda::generateLaunchCode(const std::vector<cpu::StateArg> &sta
         "   the runtime's driver table, and the entry points. No model arithmetic:\n"
         "   it moves inputs, state rows and logits and calls the compiled @forward. */\n"
      << kAbiHeaderText
-     << "\n#include <pthread.h>\n#include <stdio.h>\n#include <string.h>\n\n"
+     << "\n#include <pthread.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n"
         "const uint32_t ssmc_abi_version = SSMC_ABI_VERSION;\n";
   os << kShim << "\n";
   for (int r = 1; r <= 6; ++r)
@@ -643,35 +646,126 @@ std::string ssmc::cuda::generateLaunchCode(const std::vector<cpu::StateArg> &sta
 
   size_t numStates = states.size();
   size_t ownedSize = std::max<size_t>(numStates, 1);
+  bool graphsPossible = mirrors.empty(); // host mirrors would bake one step's values in
+
+  // Decode graphs: the state of one key's capture and replay.
+  os << "/* ---- decode steps as CUDA graphs ----\n"
+        "   A decode step (seq_len 1) of a batch whose slots are one ascending run\n"
+        "   runs eagerly the first time, is captured into a graph the second time\n"
+        "   and replayed from then on: the host then issues one launch instead of\n"
+        "   hundreds. The graph reads its inputs from buffers it owns and writes its\n"
+        "   results to its own allocations (freed when it is launched again).\n"
+        "   SSMC_CUDA_GRAPHS=0 disables graphs. */\n"
+        "typedef struct {\n"
+        "  const void *stream, *state0;\n"
+        "  int64_t batch, first_slot, max_context;\n"
+        "  int calls; /* eager calls so far; -1: capture failed, stay eager */\n"
+        "  void *exec;\n"
+        "  uint64_t tokens, lengths, positions;\n"
+        "  struct forward_results r;\n"
+        "} ssmc_graph;\n"
+        "static ssmc_graph ssmc_graphs[32];\n"
+        "static int ssmc_graph_count;\n"
+        "static pthread_mutex_t ssmc_graph_lock = PTHREAD_MUTEX_INITIALIZER;\n\n"
+        "static void ssmc_release_graphs(const ssmc_device *device) {\n"
+        "  pthread_mutex_lock(&ssmc_graph_lock);\n"
+        "  for (int i = 0; i < ssmc_graph_count; ++i)\n"
+        "    if (ssmc_graphs[i].exec && device->cuda->graph_exec_destroy)\n"
+        "      device->cuda->graph_exec_destroy(ssmc_graphs[i].exec);\n"
+        "  ssmc_graph_count = 0;\n"
+        "  pthread_mutex_unlock(&ssmc_graph_lock);\n"
+        "}\n\n"
+        "static int ssmc_graphs_enabled(void) {\n"
+        "  const char *env = getenv(\"SSMC_CUDA_GRAPHS\");\n"
+        "  const ssmc_cuda_api *a = ssmc_dev->cuda;\n"
+        "  return !(env && env[0] == '0') && a->stream_begin_capture && a->stream_end_capture &&\n"
+        "         a->graph_instantiate && a->graph_launch && a->graph_exec_destroy &&\n"
+        "         a->graph_destroy;\n"
+        "}\n\n"
+        "/* The graph entry of this call's key, created if there is room. */\n"
+        "static ssmc_graph *ssmc_graph_for(const ssmc_call *c) {\n"
+        "  ssmc_graph *g = 0;\n"
+        "  pthread_mutex_lock(&ssmc_graph_lock);\n"
+        "  for (int i = 0; i < ssmc_graph_count && !g; ++i) {\n"
+        "    ssmc_graph *e = &ssmc_graphs[i];\n"
+        "    if (e->stream == c->device->stream && e->batch == c->batch &&\n"
+        "        e->first_slot == c->slots[0] && e->max_context == c->max_context &&\n"
+        "        e->state0 == (" << (numStates ? "c->states[0]" : "0") << "))\n"
+        "      g = e;\n"
+        "  }\n"
+        "  if (!g && ssmc_graph_count < 32) {\n"
+        "    g = &ssmc_graphs[ssmc_graph_count++];\n"
+        "    memset(g, 0, sizeof *g);\n"
+        "    g->stream = c->device->stream;\n"
+        "    g->state0 = " << (numStates ? "c->states[0]" : "0") << ";\n"
+        "    g->batch = c->batch;\n"
+        "    g->first_slot = c->slots[0];\n"
+        "    g->max_context = c->max_context;\n"
+        "  }\n"
+        "  pthread_mutex_unlock(&ssmc_graph_lock);\n"
+        "  return g;\n"
+        "}\n\n";
+
+  // The compiled model called on memrefs set up by run_forward.
+  os << "static void call_forward(struct forward_results *r, memref1 *weights, memref2 *ids, "
+        "memref1 *lengths, memref1 *positions";
+  for (size_t i = 0; i < numStates; ++i)
+    os << ", memref" << stateRank(states[i]) << " *state" << i;
+  for (const HostMirror &m : mirrors)
+    os << ", memref" << (m.field == "tokens" ? 2 : 1) << " *host_" << m.field;
+  os << ") {\n  (void)positions;\n  memset(r, 0, sizeof *r);\n"
+        "  _mlir_ciface_forward(r, weights, ids, lengths";
+  if (takesPositions)
+    os << ", positions";
+  for (size_t i = 0; i < numStates; ++i)
+    os << ", state" << i;
+  for (const HostMirror &m : mirrors)
+    os << ", host_" << m.field;
+  os << ");\n}\n\n";
+
   os << "static int32_t run_forward(const ssmc_call *c) {\n"
         "  const int64_t B = c->batch, L = c->seq_len, V = "
      << vocab
      << ";\n"
         "  uint64_t owned[" << ownedSize << "] = {0};\n"
+        "  void *inputs[" << ownedSize << "] = {0}; /* state buffers passed in */\n"
         "  struct forward_results r;\n"
-        "  uint64_t dev_tokens, dev_lengths, dev_positions = 0;\n"
+        "  uint64_t dev_tokens = 0, dev_lengths = 0, dev_positions = 0;\n"
+        "  int contiguous = 1, replayed = 0;\n"
+        "  ssmc_graph *g = 0;\n"
         "  if (!c->device || !c->device->cuda)\n"
         "    return 10; /* not run by a CUDA-capable runtime */\n"
         "  ssmc_dev = c->device;\n"
         "  ssmc_failed = ssmc_reported = 0;\n"
         "  if (c->device->error && c->device->error_bytes) c->device->error[0] = 0;\n"
         "  memset(&r, 0, sizeof r);\n"
-        "  /* Inputs the kernels read, on the device. */\n"
-        "  dev_tokens = ssmc_alloc((uint64_t)(B * L) * 4);\n"
-        "  dev_lengths = ssmc_alloc((uint64_t)B * 4);\n"
+        "  for (int64_t b = 1; b < B; ++b)\n"
+        "    if (c->slots[b] != c->slots[0] + b) contiguous = 0;\n";
+  if (graphsPossible)
+    os << "  if (L == 1 && contiguous && ssmc_graphs_enabled())\n"
+          "    g = ssmc_graph_for(c);\n"
+          "  if (g && g->calls < 0)\n"
+          "    g = 0;\n";
+  os << "  /* Inputs the kernels read, on the device (a graph's own buffers). */\n"
+        "  if (g && !g->tokens) {\n"
+        "    g->tokens = ssmc_alloc((uint64_t)(B * L) * 4);\n"
+        "    g->lengths = ssmc_alloc((uint64_t)B * 4);\n"
+        "    g->positions = ssmc_alloc((uint64_t)B * 8);\n"
+        "  }\n"
+        "  dev_tokens = g ? g->tokens : ssmc_alloc((uint64_t)(B * L) * 4);\n"
+        "  dev_lengths = g ? g->lengths : ssmc_alloc((uint64_t)B * 4);\n"
         "  ssmc_upload(dev_tokens, c->tokens, (uint64_t)(B * L) * 4);\n"
         "  ssmc_upload(dev_lengths, c->lengths, (uint64_t)B * 4);\n";
   if (takesPositions)
-    os << "  dev_positions = ssmc_alloc((uint64_t)B * 8);\n"
+    os << "  dev_positions = g ? g->positions : ssmc_alloc((uint64_t)B * 8);\n"
           "  ssmc_upload(dev_positions, c->positions, (uint64_t)B * 8);\n";
   os << "  memref1 weights = {(void *)c->weights, (void *)c->weights, 0, {INT64_MAX / 2}, {1}};\n"
         "  memref2 ids = {(void *)(uintptr_t)dev_tokens, (void *)(uintptr_t)dev_tokens, 0, {B, L}, "
         "{L, 1}};\n"
         "  memref1 lengths = {(void *)(uintptr_t)dev_lengths, (void *)(uintptr_t)dev_lengths, 0, "
-        "{B}, {1}};\n";
-  if (takesPositions)
-    os << "  memref1 positions = {(void *)(uintptr_t)dev_positions, "
-          "(void *)(uintptr_t)dev_positions, 0, {B}, {1}};\n";
+        "{B}, {1}};\n"
+        "  memref1 positions = {(void *)(uintptr_t)dev_positions, "
+        "(void *)(uintptr_t)dev_positions, 0, {B}, {1}};\n";
   for (const HostMirror &m : mirrors) {
     if (m.field == "tokens")
       os << "  memref2 host_tokens = {(void *)c->tokens, (void *)c->tokens, 0, {B, L}, {L, 1}};\n";
@@ -679,20 +773,26 @@ std::string ssmc::cuda::generateLaunchCode(const std::vector<cpu::StateArg> &sta
       os << "  memref1 host_" << m.field << " = {(void *)c->" << m.field << ", (void *)c->"
          << m.field << ", 0, {B}, {1}};\n";
   }
-  os << "  /* State rows of this call's slots, gathered into one device buffer each. */\n";
+  os << "  /* State rows of this call's slots: used in place when the slots are one\n"
+        "     ascending run, else gathered into one device buffer each. */\n";
   for (size_t i = 0; i < numStates; ++i) {
     const cpu::StateArg &st = states[i];
     std::string rowBytes = rowExpr(st, st.elementBytes);
     size_t rank = stateRank(st);
     os << "  /* " << st.name << " */\n"
        << "  memref" << rank << " state" << i << ";\n"
-       << "  owned[" << i << "] = ssmc_alloc((uint64_t)B * " << rowBytes << ");\n"
-       << "  for (int64_t b = 0; b < B; ++b)\n"
-       << "    ssmc_copy(owned[" << i << "] + (uint64_t)b * " << rowBytes
+       << "  if (contiguous) {\n"
+       << "    inputs[" << i << "] = (void *)((uintptr_t)c->states[" << i
+       << "] + (uint64_t)c->slots[0] * " << rowBytes << ");\n"
+       << "  } else {\n"
+       << "    owned[" << i << "] = ssmc_alloc((uint64_t)B * " << rowBytes << ");\n"
+       << "    for (int64_t b = 0; b < B; ++b)\n"
+       << "      ssmc_copy(owned[" << i << "] + (uint64_t)b * " << rowBytes
        << ", (uint64_t)(uintptr_t)c->states[" << i << "] + (uint64_t)c->slots[b] * " << rowBytes
        << ", " << rowBytes << ");\n"
-       << "  state" << i << ".allocated = state" << i << ".aligned = (void *)(uintptr_t)owned["
-       << i << "];\n"
+       << "    inputs[" << i << "] = (void *)(uintptr_t)owned[" << i << "];\n"
+       << "  }\n"
+       << "  state" << i << ".allocated = state" << i << ".aligned = inputs[" << i << "];\n"
        << "  state" << i << ".offset = 0;\n"
        << "  state" << i << ".sizes[0] = B;\n";
     if (st.growsWithContext)
@@ -702,41 +802,82 @@ std::string ssmc::cuda::generateLaunchCode(const std::vector<cpu::StateArg> &sta
          << "] = " << st.shape[d] << ";\n";
     os << "  set_contiguous(state" << i << ".sizes, state" << i << ".strides, " << rank << ");\n";
   }
-  os << "  if (!ssmc_failed)\n"
-        "    _mlir_ciface_forward(&r, &weights, &ids, &lengths";
-  if (takesPositions)
-    os << ", &positions";
+  std::string args = "&weights, &ids, &lengths, &positions";
   for (size_t i = 0; i < numStates; ++i)
-    os << ", &state" << i;
+    args += ", &state" + std::to_string(i);
   for (const HostMirror &m : mirrors)
-    os << ", &host_" << m.field;
-  os << ");\n";
+    args += ", &host_" + m.field;
+  os << "  if (ssmc_failed) {\n"
+        "  } else if (g && g->exec) {\n"
+        "    SSMC_CHECK(ssmc_dev->cuda->graph_launch(g->exec, ssmc_dev->stream), \"cuGraphLaunch\");\n"
+        "    r = g->r;\n"
+        "    replayed = 1;\n"
+        "  } else if (g && g->calls >= 1) {\n"
+        "    /* Capture (nothing runs), then launch what was captured. */\n"
+        "    void *graph = 0;\n"
+        "    int captured = ssmc_dev->cuda->stream_begin_capture(ssmc_dev->stream) == 0;\n"
+        "    if (captured) {\n"
+        "      call_forward(&r, " << args << ");\n"
+        "      captured = ssmc_dev->cuda->stream_end_capture(ssmc_dev->stream, &graph) == 0 &&\n"
+        "                 !ssmc_failed;\n"
+        "      captured = captured && ssmc_dev->cuda->graph_instantiate(&g->exec, graph) == 0;\n"
+        "      if (graph)\n"
+        "        ssmc_dev->cuda->graph_destroy(graph);\n"
+        "    }\n"
+        "    if (captured) {\n"
+        "      g->r = r;\n"
+        "      SSMC_CHECK(ssmc_dev->cuda->graph_launch(g->exec, ssmc_dev->stream), "
+        "\"cuGraphLaunch\");\n"
+        "      replayed = 1;\n"
+        "    } else {\n"
+        "      /* Not capturable here: forget the failure and stay eager for this key. */\n"
+        "      g->exec = 0;\n"
+        "      g->calls = -1;\n"
+        "      ssmc_failed = ssmc_reported = 0;\n"
+        "      if (c->device->error && c->device->error_bytes) c->device->error[0] = 0;\n"
+        "      call_forward(&r, " << args << ");\n"
+        "    }\n"
+        "  } else {\n"
+        "    call_forward(&r, " << args << ");\n"
+        "    if (g)\n"
+        "      g->calls++;\n"
+        "  }\n";
   // @forward returns only the logits after each sequence's last valid token,
   // B x 1 x V (ssm.last_token; the compile driver checks the type).
   os << "  if (!ssmc_failed && r.logits.strides[2] != 1)\n"
         "    ssmc_fail_text(\"the compiled model returned non-contiguous logits\");\n"
-        "  for (int64_t b = 0; b < B && !ssmc_failed; ++b)\n"
-        "    ssmc_download(c->logits + b * V,\n"
-        "                  (uint64_t)(uintptr_t)r.logits.aligned + 4 * (uint64_t)(r.logits.offset +\n"
-        "                      b * r.logits.strides[0]),\n"
-        "                  (uint64_t)V * 4);\n";
+        "  if (!ssmc_failed && r.logits.strides[0] == V)\n"
+        "    ssmc_download(c->logits, (uint64_t)(uintptr_t)r.logits.aligned +\n"
+        "                  4 * (uint64_t)r.logits.offset, (uint64_t)(B * V) * 4);\n"
+        "  else\n"
+        "    for (int64_t b = 0; b < B && !ssmc_failed; ++b)\n"
+        "      ssmc_download(c->logits + b * V,\n"
+        "                    (uint64_t)(uintptr_t)r.logits.aligned + 4 * (uint64_t)(r.logits.offset +\n"
+        "                        b * r.logits.strides[0]),\n"
+        "                    (uint64_t)V * 4);\n";
   // New states back into their rows; the result must be contiguous rows.
   for (size_t i = 0; i < numStates; ++i) {
     const cpu::StateArg &st = states[i];
     std::string rowElems = rowExpr(st, 1), rowBytes = rowExpr(st, st.elementBytes);
     size_t rank = stateRank(st);
     os << "  if (!ssmc_failed) {\n    int64_t expect[" << rank << "], strides[" << rank
-       << "];\n    memcpy(expect, r.state" << i << ".sizes, sizeof expect);\n"
+       << "];\n    uint64_t result = (uint64_t)(uintptr_t)r.state" << i
+       << ".aligned + (uint64_t)r.state" << i << ".offset * " << st.elementBytes << ";\n"
+       << "    memcpy(expect, r.state" << i << ".sizes, sizeof expect);\n"
        << "    set_contiguous(expect, strides, " << rank << ");\n"
        << "    if (memcmp(strides, r.state" << i << ".strides, sizeof strides) != 0)\n"
        << "      ssmc_fail_text(\"the compiled model returned a non-contiguous state\");\n"
-       << "    else for (int64_t b = 0; b < B; ++b)\n"
+       << "    else if (contiguous) {\n"
+       << "      if (result != (uint64_t)(uintptr_t)inputs[" << i << "]) /* not updated in place */\n"
+       << "        ssmc_copy((uint64_t)(uintptr_t)inputs[" << i << "], result, (uint64_t)B * "
+       << rowBytes << ");\n"
+       << "    } else for (int64_t b = 0; b < B; ++b)\n"
        << "      ssmc_copy((uint64_t)(uintptr_t)c->states[" << i
-       << "] + (uint64_t)c->slots[b] * " << rowBytes << ", (uint64_t)(uintptr_t)r.state" << i
-       << ".aligned + ((uint64_t)r.state" << i << ".offset + (uint64_t)b * " << rowElems
-       << ") * " << st.elementBytes << ", " << rowBytes << ");\n  }\n";
+       << "] + (uint64_t)c->slots[b] * " << rowBytes << ", result + (uint64_t)b * " << rowBytes
+       << ", " << rowBytes << ");\n  }\n";
   }
-  // Free what the model allocated (results not aliasing our buffers), once.
+  // Free what the model allocated (results not aliasing our buffers), once;
+  // a graph's results are its own, freed when it is launched again.
   os << "  {\n    void *results[] = {r.logits.allocated";
   for (size_t i = 0; i < numStates; ++i)
     os << ", r.state" << i << ".allocated";
@@ -744,20 +885,22 @@ std::string ssmc::cuda::generateLaunchCode(const std::vector<cpu::StateArg> &sta
         "    void *freed[" << numStates + 1 << "];\n"
         "    int nfreed = 0, failed = ssmc_failed;\n"
         "    ssmc_failed = 0; /* release memory even after a failure */\n"
-        "    for (unsigned k = 0; k < sizeof results / sizeof results[0]; ++k) {\n"
+        "    for (unsigned k = 0; k < sizeof results / sizeof results[0] && !replayed; ++k) {\n"
         "      void *p = results[k];\n"
         "      int skip = (p == 0);\n"
         "      for (unsigned j = 0; j < " << ownedSize << "; ++j)\n"
-        "        if ((uint64_t)(uintptr_t)p == owned[j]) skip = 1;\n"
+        "        if (p == inputs[j]) skip = 1;\n"
         "      for (int j = 0; j < nfreed; ++j)\n"
         "        if (p == freed[j]) skip = 1;\n"
         "      if (!skip) { mgpuMemFree(p, 0); freed[nfreed++] = p; }\n"
         "    }\n"
         "    for (unsigned j = 0; j < " << ownedSize << "; ++j)\n"
         "      mgpuMemFree((void *)(uintptr_t)owned[j], 0);\n"
-        "    mgpuMemFree((void *)(uintptr_t)dev_tokens, 0);\n"
-        "    mgpuMemFree((void *)(uintptr_t)dev_lengths, 0);\n"
-        "    mgpuMemFree((void *)(uintptr_t)dev_positions, 0);\n"
+        "    if (!g) {\n"
+        "      mgpuMemFree((void *)(uintptr_t)dev_tokens, 0);\n"
+        "      mgpuMemFree((void *)(uintptr_t)dev_lengths, 0);\n"
+        "      mgpuMemFree((void *)(uintptr_t)dev_positions, 0);\n"
+        "    }\n"
         "    SSMC_CHECK(ssmc_dev->cuda->stream_synchronize(ssmc_dev->stream), "
         "\"cuStreamSynchronize\");\n"
         "    ssmc_failed |= failed;\n"

@@ -109,6 +109,14 @@ typedef struct ssmc_cuda_api {
   int32_t (*stream_synchronize)(void *stream);                        /* cuStreamSynchronize */
   int32_t (*get_error_name)(int32_t error, const char **name);        /* cuGetErrorName */
   int32_t (*get_error_string)(int32_t error, const char **text);      /* cuGetErrorString */
+  /* CUDA graphs; generated code uses them only when all are non-NULL. */
+  int32_t (*stream_begin_capture)(void *stream); /* cuStreamBeginCapture, thread-local mode */
+  int32_t (*stream_end_capture)(void *stream, void **graph);         /* cuStreamEndCapture */
+  int32_t (*graph_instantiate)(void **exec, void *graph); /* cuGraphInstantiateWithFlags,
+                                                             auto-free on launch */
+  int32_t (*graph_launch)(void *exec, void *stream);                  /* cuGraphLaunch */
+  int32_t (*graph_exec_destroy)(void *exec);                          /* cuGraphExecDestroy */
+  int32_t (*graph_destroy)(void *graph);                              /* cuGraphDestroy */
 } ssmc_cuda_api;
 
 /* Element types of ssmc_device.gemm. */
