@@ -44,6 +44,20 @@ static void *mapZeroed(uint64_t bytes) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
+/// Asks for transparent huge pages (where the kernel leaves it to madvise):
+/// filling gigabytes of synthesized weights otherwise spends much of its time
+/// in page faults (measured: 10 ns per element with 4 KiB pages vs 2.5 ns
+/// with 2 MiB pages on a 2-core VM).
+static void adviseHugePages(void *p, uint64_t bytes) {
+#ifdef MADV_HUGEPAGE
+  if (p && bytes >= (uint64_t(2) << 20))
+    madvise(p, bytes, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 static void unmapZeroed(void *p, uint64_t bytes) {
   if (p)
     munmap(p, bytes);
@@ -371,6 +385,7 @@ bool Model::synthesizeWeights(std::string &error) {
       return false;
     }
     synthesizedBytes = sectionBytes;
+    adviseHugePages(synthesized, sectionBytes);
     fill(0, items.size(), 0, synthesized);
   } else {
     // CUDA: piece by piece through one bounded host buffer, each piece
@@ -382,6 +397,7 @@ bool Model::synthesizeWeights(std::string &error) {
               " bytes of host memory to synthesize the weights in";
       return false;
     }
+    adviseHugePages(staging, stagingBytes);
     bool ok = true;
     uint64_t pieceStart = 0;
     for (size_t first = 0; ok && first < items.size();) {

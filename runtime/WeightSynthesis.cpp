@@ -205,15 +205,11 @@ Bits avoidZeroAndOne(Bits bits, Bits signMask, Bits oneBits, double value) {
 }
 
 /// The generated value's bits (the low 16 for the half types).
-uint32_t generate(double v, Element generated) {
-  switch (generated) {
-  case Element::BF16:
+template <Element G> inline uint32_t generate(double v) {
+  if (G == Element::BF16)
     return avoidZeroAndOne<uint16_t>(floatToBF16(float(v)), 0x8000, 0x3F80, v);
-  case Element::F16:
+  if (G == Element::F16)
     return avoidZeroAndOne<uint16_t>(floatToF16(float(v)), 0x8000, 0x3C00, v);
-  case Element::F32:
-    break;
-  }
   return avoidZeroAndOne<uint32_t>(floatBits(float(v)), 0x80000000u, 0x3F800000u, v);
 }
 
@@ -238,22 +234,35 @@ void storeLE(uint8_t *dst, uint32_t bits, Element stored) {
   }
 }
 
-/// The loop of one block, for one distribution (`sample` maps u to a value).
-template <typename Sample>
-void fillLoop(Xoshiro256 &rng, int64_t count, Element generated, Element stored, uint8_t *out,
-              Sample sample) {
+/// The loop of one block, for one distribution (`sample` maps u to a value)
+/// and generated type.
+template <Element G, typename Sample>
+void fillLoop(Xoshiro256 &rng, int64_t count, Element stored, uint8_t *out, Sample sample) {
   const unsigned size = elementBytes(stored);
-  if (generated == stored) {
+  if (G == stored) {
     for (int64_t i = 0; i < count; ++i, out += size)
-      storeLE(out, generate(sample(rng.uniform()), generated), stored);
+      storeLE(out, generate<G>(sample(rng.uniform())), stored);
     return;
   }
   for (int64_t i = 0; i < count; ++i, out += size) {
-    float f = widen(generate(sample(rng.uniform()), generated), generated);
+    float f = widen(generate<G>(sample(rng.uniform())), G);
     uint32_t bits = stored == Element::F32    ? floatBits(f)
                     : stored == Element::BF16 ? floatToBF16(f)
                                               : floatToF16(f);
     storeLE(out, bits, stored);
+  }
+}
+
+template <typename Sample>
+void fillLoop(Xoshiro256 &rng, int64_t count, Element generated, Element stored, uint8_t *out,
+              Sample sample) {
+  switch (generated) {
+  case Element::F32:
+    return fillLoop<Element::F32>(rng, count, stored, out, sample);
+  case Element::BF16:
+    return fillLoop<Element::BF16>(rng, count, stored, out, sample);
+  case Element::F16:
+    return fillLoop<Element::F16>(rng, count, stored, out, sample);
   }
 }
 
