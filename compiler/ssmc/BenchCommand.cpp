@@ -249,7 +249,16 @@ int ssmc::driver::runBench(int argc, char **argv) {
   // Output of the shared loop goes through stdio; keep llvm::outs() in order.
   llvm::outs().flush();
   ssmc::tools::printBenchHeader(report, " (ssmc session and OpenBLAS)");
-  ssmc::tools::runBenchmarks(model, options, report, ssmc::tools::printBenchRow);
+  std::string jsonError;
+  auto writeJson = [&](const std::vector<std::string> &extra) {
+    if (!options.jsonOut.empty() && jsonError.empty())
+      jsonError = ssmc::tools::writeTextFile(options.jsonOut,
+                                             ssmc::tools::benchJson(report, extra));
+  };
+  ssmc::tools::runBenchmarks(model, options, report, [&](const ssmc::tools::BenchRow &row) {
+    ssmc::tools::printBenchRow(row);
+    writeJson({});
+  });
   ssmc::tools::printBenchMemory(report);
   ssmc_model_free(model);
 
@@ -257,8 +266,8 @@ int ssmc::driver::runBench(int argc, char **argv) {
   std::vector<Measurement> measured;
   size_t failures = 0;
   for (const ssmc::tools::BenchRow &r : report.rows) {
-    if (!r.error.empty()) {
-      ++failures;
+    if (!r.error.empty() || r.skipped) {
+      failures += !r.error.empty();
       continue;
     }
     if (r.batch == 1 && batch1Decode == 0)
@@ -276,14 +285,9 @@ int ssmc::driver::runBench(int argc, char **argv) {
         "batch-1 decode weight bandwidth: %.2f GB/s = %.1f%% of streaming bandwidth\n",
         batch1Decode * weights / 1e9, 100.0 * batch1Decode * weights / stream);
   compareWithOpenBLAS(report.weights, measured, threads, report.dtype);
-  if (!options.jsonOut.empty()) {
-    std::string written = ssmc::tools::writeTextFile(
-        options.jsonOut,
-        ssmc::tools::benchJson(report, {"\"streaming_read_bytes_per_s\": " +
-                                        std::to_string(static_cast<uint64_t>(stream))}));
-    if (!written.empty())
-      return fail(written);
-  }
+  writeJson({"\"streaming_read_bytes_per_s\": " + std::to_string(static_cast<uint64_t>(stream))});
+  if (!jsonError.empty())
+    return fail(jsonError);
   if (failures)
     return fail(llvm::Twine(failures) + " of " + llvm::Twine(report.rows.size()) +
                 " configurations failed");

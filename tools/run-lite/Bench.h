@@ -35,6 +35,9 @@ struct BenchOptions {
   int64_t threads = 0; ///< 0: every hardware thread
   int64_t seed = 0;    ///< of the random prompts
   std::string jsonOut; ///< --json FILE ("" for none)
+  /// --budget-seconds: no configuration starts after this many seconds of
+  /// the run (0: no limit); the rest are reported as skipped.
+  double budgetSeconds = 0;
 };
 
 /// The flags, shared by both tools.
@@ -69,6 +72,7 @@ double prefillFlops(const std::vector<Product> &products, int64_t batch, int64_t
 struct BenchRow {
   int64_t batch = 0, promptLen = 0;
   std::string error; ///< non-empty: this configuration failed (the others still run)
+  bool skipped = false; ///< not run: over --budget-seconds
   double prefillSeconds = 0;
   int64_t decodeSteps = 0;
   double decodeSeconds = 0;
@@ -96,7 +100,9 @@ struct BenchReport {
 /// Fills the model part of `report` (`loadSeconds` is the caller's).
 void describeModel(ssmc_model *model, const BenchOptions &options, BenchReport &report);
 /// Runs every (batch, prompt length) of `options` on `model`, calling
-/// `onRow` after each; failed configurations carry their error.
+/// `onRow` after each (with `report` updated: e.g. to rewrite --json, so that
+/// a run stopped from outside keeps what it measured); failed configurations
+/// carry their error.
 void runBenchmarks(ssmc_model *model, const BenchOptions &options, BenchReport &report,
                    const std::function<void(const BenchRow &)> &onRow);
 

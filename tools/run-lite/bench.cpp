@@ -105,13 +105,16 @@ constexpr int64_t kWarmupTokens = 16;
 
 const char *benchUsageArgs() {
   return " <model.ssmx> [--batch 1,4,16] [--prompt-len 128,2048] [--gen 64]\n"
-         "         [--threads K] [--seed S] [--json out.json]\n"
+         "         [--threads K] [--seed S] [--json out.json] [--budget-seconds S]\n"
          "  Per batch size and prompt length: prefill tokens/s (one prefill of random\n"
          "  prompts, after a short warm-up) and decode tokens/s (batch x --gen steps /\n"
          "  time, all sequences in one call per step, after one warm-up step).\n"
          "  --threads K  threads of the session (0: every hardware thread)\n"
          "  --json FILE  every figure as one JSON object (weight bytes, parameters,\n"
-         "               load time, per run seconds, tokens/s, FLOP/s, bytes/s)\n";
+         "               load time, per run seconds, tokens/s, FLOP/s, bytes/s),\n"
+         "               rewritten after every configuration\n"
+         "  --budget-seconds S  start no configuration after S seconds (the rest are\n"
+         "               listed as skipped)\n";
 }
 
 std::string parseBenchArgs(int argc, char **argv, BenchOptions &o, bool &help) {
@@ -123,12 +126,18 @@ std::string parseBenchArgs(int argc, char **argv, BenchOptions &o, bool &help) {
       return "";
     }
     if (arg == "--batch" || arg == "--prompt-len" || arg == "--gen" || arg == "--threads" ||
-        arg == "--seed" || arg == "--json") {
+        arg == "--seed" || arg == "--json" || arg == "--budget-seconds") {
       if (i + 1 >= argc)
         return arg + " needs a value";
       std::string v = argv[++i];
       if (arg == "--json") {
         o.jsonOut = v;
+      } else if (arg == "--budget-seconds") {
+        char *end = nullptr;
+        double d = std::strtod(v.c_str(), &end);
+        if (v.empty() || *end || !(d >= 0) || !std::isfinite(d))
+          return arg + " expects a non-negative number, got '" + v + "'";
+        o.budgetSeconds = d;
       } else if (arg == "--batch" || arg == "--prompt-len") {
         if (!parseList(v, arg == "--batch" ? o.batches : o.promptLens))
           return arg + " expects positive integers separated by commas, got '" + v + "'";
@@ -248,11 +257,19 @@ void runBenchmarks(ssmc_model *model, const BenchOptions &options, BenchReport &
     return static_cast<int32_t>(rng % static_cast<uint64_t>(vocab));
   };
   char err[1024] = {0};
+  const auto start = std::chrono::steady_clock::now();
   for (int64_t batch : options.batches)
     for (int64_t promptLen : options.promptLens) {
       BenchRow row;
       row.batch = batch;
       row.promptLen = promptLen;
+      if (options.budgetSeconds > 0 &&
+          seconds(start, std::chrono::steady_clock::now()) > options.budgetSeconds) {
+        row.skipped = true;
+        report.rows.push_back(row);
+        onRow(row);
+        continue;
+      }
       const int32_t n = static_cast<int32_t>(batch);
       // The prompt, then one warm-up decode step and --gen timed ones.
       ssmc_session *session = ssmc_session_create(model, n, promptLen + options.gen + 1,
@@ -320,6 +337,9 @@ void runBenchmarks(ssmc_model *model, const BenchOptions &options, BenchReport &
         }
       }
       ssmc_session_free(session);
+      struct rusage usage;
+      getrusage(RUSAGE_SELF, &usage);
+      report.peakRssBytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
       report.rows.push_back(row);
       onRow(row);
     }
@@ -342,7 +362,10 @@ void printBenchHeader(const BenchReport &report, const char *threadsNote) {
 }
 
 void printBenchRow(const BenchRow &row) {
-  if (!row.error.empty())
+  if (row.skipped)
+    std::printf("%6lld %8lld  skipped (--budget-seconds)\n", (long long)row.batch,
+                (long long)row.promptLen);
+  else if (!row.error.empty())
     std::printf("%6lld %8lld  error: %s\n", (long long)row.batch, (long long)row.promptLen,
                 row.error.c_str());
   else
@@ -404,8 +427,9 @@ std::string benchJson(const BenchReport &r, const std::vector<std::string> &extr
         {"batch", jsonInt(row.batch)},
         {"prompt_len", jsonInt(row.promptLen)},
         {"error", row.error.empty() ? "null" : jsonString(row.error)},
+        {"skipped", row.skipped ? "true" : "false"},
     };
-    if (row.error.empty() || row.prefillSeconds > 0) {
+    if (!row.skipped && (row.error.empty() || row.prefillSeconds > 0)) {
       double flops = prefillFlops(r.weights.products, row.batch, row.promptLen);
       m.insert(m.end(), {
                             {"prefill_tokens", jsonInt(row.batch * row.promptLen)},
@@ -476,17 +500,24 @@ int runBenchLite(const char *tool, int argc, char **argv) {
   report.loadSeconds = seconds(t0, std::chrono::steady_clock::now());
   describeModel(model, options, report);
   printBenchHeader(report, "");
-  runBenchmarks(model, options, report, printBenchRow);
+  std::string jsonError;
+  auto writeJson = [&] {
+    if (!options.jsonOut.empty() && jsonError.empty())
+      jsonError = writeTextFile(options.jsonOut, benchJson(report));
+  };
+  writeJson(); // the model's figures, before the first configuration
+  runBenchmarks(model, options, report, [&](const BenchRow &row) {
+    printBenchRow(row);
+    writeJson();
+  });
   printBenchMemory(report);
   ssmc_model_free(model);
   size_t failures = 0;
   for (const BenchRow &r : report.rows)
     failures += !r.error.empty();
-  if (!options.jsonOut.empty()) {
-    std::string written = writeTextFile(options.jsonOut, benchJson(report));
-    if (!written.empty())
-      return fail(written);
-  }
+  writeJson();
+  if (!jsonError.empty())
+    return fail(jsonError);
   if (failures)
     return fail(std::to_string(failures) + " of " + std::to_string(report.rows.size()) +
                 " configurations failed");

@@ -14,6 +14,7 @@ def main():
     ap.add_argument("--synthetic", action="store_true")
     ap.add_argument("--streaming", action="store_true")
     ap.add_argument("--failed", type=int, default=0)
+    ap.add_argument("--skipped", type=int, default=0)
     a = ap.parse_args()
     with open(a.path) as f:
         r = json.load(f)
@@ -34,9 +35,13 @@ def main():
     need(a.synthetic == (r["synthesis_seconds"] > 0), "synthesis time")
     need(("streaming_read_bytes_per_s" in r) == a.streaming, "streaming bandwidth")
     need(len(r["runs"]) == a.runs, "number of runs")
-    failed = 0
+    failed = skipped = 0
     for run in r["runs"]:
         b, p = run["batch"], run["prompt_len"]
+        if run["skipped"]:
+            skipped += 1
+            need(run["error"] is None and "prefill_seconds" not in run, "skipped run")
+            continue
         if run["error"] is not None:
             failed += 1
             continue
@@ -52,6 +57,7 @@ def main():
         need(abs(run["decode_weight_bytes_per_s"] * run["decode_step_seconds"] - r["weight_bytes"])
              < 1e-6 * r["weight_bytes"], "decode weight bandwidth")
     need(failed == a.failed, "failed runs: %d" % failed)
+    need(skipped == a.skipped, "skipped runs: %d" % skipped)
     print("bench json ok: %d runs, weight_bytes %d, parameters %d"
           % (len(r["runs"]), r["weight_bytes"], r["parameters"]))
 
