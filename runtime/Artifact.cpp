@@ -1,8 +1,10 @@
 //===- Artifact.cpp - The .ssmx artifact format: writer and reader --------===//
 
 #include "runtime/Artifact.h"
+#include "runtime/WeightSynthesis.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -237,9 +239,24 @@ JsonValue Manifest::toJson() const {
     for (int64_t d : w.shape)
       shape.push(JsonValue::makeInt(d));
     weight.set("shape", std::move(shape));
+    if (synthetic.enabled) {
+      JsonValue init = JsonValue::makeObject();
+      init.set("distribution", JsonValue::makeString(w.init.distribution));
+      init.set("low", JsonValue::makeDouble(w.init.lo));
+      init.set("high", JsonValue::makeDouble(w.init.hi));
+      init.set("generated_dtype", JsonValue::makeString(w.init.generatedDtype));
+      weight.set("init", std::move(init));
+    }
     weightArray.push(std::move(weight));
   }
   root.set("weights", std::move(weightArray));
+  if (synthetic.enabled) {
+    JsonValue synth = JsonValue::makeObject();
+    synth.set("rule", JsonValue::makeString(synthetic.rule));
+    synth.set("seed", u64(synthetic.seed));
+    synth.set("section_bytes", u64(synthetic.sectionBytes));
+    root.set("synthetic_weights", std::move(synth));
+  }
   return root;
 }
 
@@ -406,6 +423,23 @@ bool Manifest::fromJson(const JsonValue &json, Manifest &out,
       m.scratchFixed > (uint64_t(1) << 48))
     return r.fail("scratch sizes are implausibly large");
 
+  if (const JsonValue *synth = json.find("synthetic_weights")) {
+    const std::string path = "synthetic_weights.";
+    if (!synth->isObject())
+      return r.fail("synthetic_weights must be an object");
+    if (!r.string(*synth, path, "rule", m.synthetic.rule) ||
+        !r.u64(*synth, path, "seed", m.synthetic.seed) ||
+        !r.u64(*synth, path, "section_bytes", m.synthetic.sectionBytes))
+      return false;
+    if (m.synthetic.rule != synth::kRuleName)
+      return r.fail("the weights are synthesized by rule '" + m.synthetic.rule +
+                    "', which this runtime does not know (it knows '" + synth::kRuleName +
+                    "')");
+    if (m.synthetic.sectionBytes > (uint64_t(1) << 48))
+      return r.fail("synthetic_weights.section_bytes is implausibly large");
+    m.synthetic.enabled = true;
+  }
+
   const JsonValue *weights =
       r.member(json, "", "weights", JsonValue::Kind::Array, "an array");
   if (!weights)
@@ -430,6 +464,42 @@ bool Manifest::fromJson(const JsonValue &json, Manifest &out,
       if (!d.isInteger() || d.getInt() < 0)
         return r.fail(path + "shape entries must be non-negative integers");
       spec.shape.push_back(d.getInt());
+    }
+    if (m.synthetic.enabled) {
+      synth::Element element;
+      if (!synth::parseElement(spec.dtype, element))
+        return r.fail(path + "dtype '" + spec.dtype +
+                      "' cannot be synthesized (f32, bf16 or f16)");
+      const JsonValue *init =
+          r.member(w, path, "init", JsonValue::Kind::Object, "an object");
+      if (!init)
+        return false;
+      std::string initPath = path + "init.";
+      if (!r.string(*init, initPath, "distribution", spec.init.distribution) ||
+          !r.string(*init, initPath, "generated_dtype", spec.init.generatedDtype))
+        return false;
+      synth::Distribution kind;
+      if (!synth::parseDistribution(spec.init.distribution, kind))
+        return r.fail(initPath + "distribution '" + spec.init.distribution +
+                      "' is not one this runtime knows");
+      if (!synth::parseElement(spec.init.generatedDtype, element))
+        return r.fail(initPath + "generated_dtype '" + spec.init.generatedDtype +
+                      "' is not f32, bf16 or f16");
+      const JsonValue *lo = r.member(*init, initPath, "low", JsonValue::Kind::Number, "a number");
+      const JsonValue *hi =
+          lo ? r.member(*init, initPath, "high", JsonValue::Kind::Number, "a number") : nullptr;
+      if (!hi)
+        return false;
+      spec.init.lo = lo->getDouble();
+      spec.init.hi = hi->getDouble();
+      // The log-based kinds take logarithms of the bounds (or of values
+      // between them).
+      bool positive = kind == synth::Distribution::Uniform ||
+                      (spec.init.lo > 0 && spec.init.hi > 0);
+      if (!std::isfinite(spec.init.lo) || !std::isfinite(spec.init.hi) ||
+          spec.init.lo > spec.init.hi || !positive)
+        return r.fail(initPath + "low/high are not a valid range for '" +
+                      spec.init.distribution + "'");
     }
     if (!names.insert(spec.name).second)
       return r.fail("duplicate weight name '" + spec.name + "'");
@@ -673,15 +743,47 @@ void ArtifactWriter::addWeight(const std::string &name,
   spec.name = name;
   spec.dtype = dtype;
   spec.shape = std::move(shape);
-  spec.offset = alignUp(weightBytes.size(), kWeightAlignment);
+  spec.offset = alignUp(sectionEnd, kWeightAlignment);
   spec.bytes = bytes;
+  mixed |= artifactManifest.synthetic.enabled;
   weightBytes.resize(spec.offset);
   const uint8_t *p = static_cast<const uint8_t *>(data);
   weightBytes.insert(weightBytes.end(), p, p + bytes);
+  sectionEnd = weightBytes.size();
+  artifactManifest.weights.push_back(std::move(spec));
+}
+
+void ArtifactWriter::addSyntheticWeight(const std::string &name,
+                                        const std::string &dtype,
+                                        std::vector<int64_t> shape,
+                                        uint64_t bytes, const WeightInit &init,
+                                        uint64_t seed) {
+  SyntheticWeights &synthetic = artifactManifest.synthetic;
+  if (!synthetic.enabled) {
+    mixed |= !weightBytes.empty() || !artifactManifest.weights.empty();
+    synthetic.enabled = true;
+    synthetic.rule = synth::kRuleName;
+    synthetic.seed = seed;
+  }
+  mixed |= synthetic.seed != seed;
+  WeightSpec spec;
+  spec.name = name;
+  spec.dtype = dtype;
+  spec.shape = std::move(shape);
+  spec.offset = alignUp(sectionEnd, kWeightAlignment);
+  spec.bytes = bytes;
+  spec.init = init;
+  sectionEnd = spec.offset + bytes;
+  synthetic.sectionBytes = sectionEnd;
   artifactManifest.weights.push_back(std::move(spec));
 }
 
 bool ArtifactWriter::write(const std::string &path, std::string &error) const {
+  if (mixed) {
+    error = path + ": an artifact holds either stored or synthesized weights "
+                   "(with one seed), not both";
+    return false;
+  }
   std::string text = artifactManifest.toJson().serialize(1);
   return writeArtifactFile(path, text, codeBytes, weightBytes.data(),
                            weightBytes.size(), error);
@@ -815,12 +917,20 @@ bool ArtifactReader::validate(const Options &options, std::string &error) {
     error = "invalid manifest: " + jsonError;
     return false;
   }
+  if (fileManifest.synthetic.enabled && h.weightsBytes != 0) {
+    error = "the manifest says the weights are synthesized at load, but the "
+            "file holds a weight section of " +
+            std::to_string(h.weightsBytes) + " bytes";
+    return false;
+  }
+  const uint64_t sectionBytes = fileManifest.weightSectionBytes(h.weightsBytes);
   for (const WeightSpec &w : fileManifest.weights) {
-    if (!inRange(w.offset, w.bytes, h.weightsBytes)) {
+    if (!inRange(w.offset, w.bytes, sectionBytes)) {
       error = "weight '" + w.name + "' at [" + std::to_string(w.offset) +
               ", +" + std::to_string(w.bytes) +
               ") lies outside the weight section (" +
-              std::to_string(h.weightsBytes) + " bytes)";
+              std::to_string(sectionBytes) + " bytes" +
+              (fileManifest.synthetic.enabled ? ", synthesized" : "") + ")";
       return false;
     }
     size_t elementBytes = elementTypeBytes(w.dtype);

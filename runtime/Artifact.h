@@ -71,12 +71,33 @@ struct StateSpec {
   uint64_t perTokenElements = 0;
 };
 
+/// How the runtime fills a synthesized weight (runtime/WeightSynthesis.h):
+/// the distribution of its elements and the type they are generated in
+/// before conversion to the weight's dtype.
+struct WeightInit {
+  std::string distribution; ///< synth::distributionName
+  double lo = 0, hi = 0;
+  std::string generatedDtype; ///< "f32", "bf16", "f16"
+};
+
 struct WeightSpec {
   std::string name;
   uint64_t offset = 0; // within the weight section
   uint64_t bytes = 0;
   std::string dtype;
   std::vector<int64_t> shape;
+  /// Synthesized artifacts only (Manifest::synthetic).
+  WeightInit init;
+};
+
+/// An artifact whose weight section is not in the file: the runtime
+/// allocates `sectionBytes` and fills every weight at load from `seed` with
+/// the rule `rule` (synth::kRuleName) and the weight's `init`.
+struct SyntheticWeights {
+  bool enabled = false;
+  std::string rule;
+  uint64_t seed = 0;
+  uint64_t sectionBytes = 0;
 };
 
 struct Manifest {
@@ -95,6 +116,13 @@ struct Manifest {
   uint64_t scratchPerToken = 0;
   uint64_t scratchFixed = 0;
   std::vector<WeightSpec> weights;
+  SyntheticWeights synthetic;
+
+  /// Bytes of the weight section the code reads: the file's, or the
+  /// synthesized one's.
+  uint64_t weightSectionBytes(uint64_t fileWeightBytes) const {
+    return synthetic.enabled ? synthetic.sectionBytes : fileWeightBytes;
+  }
 
   JsonValue toJson() const;
   /// Checks the schema (types, required fields, sane values); false with an
@@ -135,12 +163,21 @@ public:
   /// Appends a weight, records it in the manifest's weight table.
   void addWeight(const std::string &name, const std::string &dtype,
                  std::vector<int64_t> shape, const void *data, uint64_t bytes);
+  /// Records a weight the runtime synthesizes at load (laid out like
+  /// addWeight's, no bytes in the file). An artifact holds either kind of
+  /// weights, not both: the first synthesized weight marks the manifest
+  /// synthetic with `seed` (write() fails on a mix).
+  void addSyntheticWeight(const std::string &name, const std::string &dtype,
+                          std::vector<int64_t> shape, uint64_t bytes, const WeightInit &init,
+                          uint64_t seed);
   bool write(const std::string &path, std::string &error) const;
 
 private:
   Manifest artifactManifest;
   std::vector<uint8_t> codeBytes;
   std::vector<uint8_t> weightBytes;
+  uint64_t sectionEnd = 0; ///< end of the last weight, stored or synthesized
+  bool mixed = false;      ///< stored and synthesized weights were both added
 };
 
 /// A validated, memory-mapped artifact. Sections point into the mapping and
@@ -169,6 +206,8 @@ public:
   const std::string &manifestText() const { return manifestJson; }
   const uint8_t *code() const { return base + fileHeader.codeOffset; }
   uint64_t codeBytes() const { return fileHeader.codeBytes; }
+  /// The weight section stored in the file (empty for synthesized weights:
+  /// Model holds those).
   const uint8_t *weights() const { return base + fileHeader.weightsOffset; }
   uint64_t weightsBytes() const { return fileHeader.weightsBytes; }
 

@@ -82,6 +82,46 @@ ssmc_status ssmc_model_info(const ssmc_model *model, ssmc_info *info) {
   return SSMC_OK;
 }
 
+int32_t ssmc_model_weight_count(const ssmc_model *model) {
+  return model ? static_cast<int32_t>(model->model->manifest().weights.size()) : 0;
+}
+
+ssmc_status ssmc_model_weight_info(const ssmc_model *model, int32_t index,
+                                   ssmc_weight_info *info) {
+  if (!model || !info || index < 0 || index >= ssmc_model_weight_count(model))
+    return SSMC_ERR_INVALID_ARGUMENT;
+  const WeightSpec &w = model->model->manifest().weights[index];
+  info->name = w.name.c_str();
+  info->dtype = w.dtype.c_str();
+  info->shape = w.shape.data();
+  info->rank = static_cast<int32_t>(w.shape.size());
+  info->offset = w.offset;
+  info->bytes = w.bytes;
+  return SSMC_OK;
+}
+
+const char *ssmc_model_hyper_parameter(const ssmc_model *model, const char *key) {
+  if (!model || !key)
+    return nullptr;
+  const JsonValue *v = model->model->manifest().hyperParameters.find(key);
+  return v && v->isString() ? v->getString().c_str() : nullptr;
+}
+
+double ssmc_model_synthesis_seconds(const ssmc_model *model) {
+  return model ? model->model->synthesisSeconds() : 0.0;
+}
+
+ssmc_status ssmc_device_memory(const ssmc_model *model, uint64_t *free_bytes,
+                               uint64_t *total_bytes) {
+  if (!model || !free_bytes || !total_bytes || !model->model->cudaDevice())
+    return SSMC_ERR_INVALID_ARGUMENT;
+  std::string error;
+  const std::shared_ptr<CudaDevice> &cuda = model->model->cudaDevice();
+  if (!cuda->makeCurrent(error) || !cuda->memoryInfo(*free_bytes, *total_bytes, error))
+    return SSMC_ERR_KERNEL;
+  return SSMC_OK;
+}
+
 ssmc_session *ssmc_session_create(ssmc_model *model, int32_t batch_capacity,
                                   int64_t max_context, int32_t num_threads,
                                   char *err, size_t errlen) {

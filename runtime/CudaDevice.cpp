@@ -20,6 +20,7 @@ bool CudaDevice::upload(uint64_t, const void *, uint64_t, std::string &) { retur
 bool CudaDevice::download(void *, uint64_t, uint64_t, std::string &) { return false; }
 bool CudaDevice::zero(uint64_t, uint64_t, std::string &) { return false; }
 bool CudaDevice::createStream(void *&, std::string &) { return false; }
+bool CudaDevice::memoryInfo(uint64_t &, uint64_t &, std::string &) { return false; }
 void CudaDevice::destroyStream(void *) {}
 const ssmc_cuda_api *CudaDevice::api() const { return nullptr; }
 
@@ -62,6 +63,7 @@ namespace {
   X(cuMemcpyHtoD)                                                              \
   X(cuMemcpyDtoH)                                                              \
   X(cuMemsetD8)                                                                \
+  X(cuMemGetInfo)                                                              \
   X(cuStreamCreate)                                                            \
   X(cuStreamDestroy)                                                           \
   X(cuStreamSynchronize)                                                       \
@@ -359,6 +361,15 @@ bool CudaDevice::createStream(void *&stream, std::string &error) {
   if (!check(driver().cuStreamCreate(&s, CU_STREAM_NON_BLOCKING), "cuStreamCreate", error))
     return false;
   stream = s;
+  return true;
+}
+
+bool CudaDevice::memoryInfo(uint64_t &freeBytes, uint64_t &totalBytes, std::string &error) {
+  size_t freeMemory = 0, totalMemory = 0;
+  if (!check(driver().cuMemGetInfo(&freeMemory, &totalMemory), "cuMemGetInfo", error))
+    return false;
+  freeBytes = freeMemory;
+  totalBytes = totalMemory;
   return true;
 }
 

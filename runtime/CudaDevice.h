@@ -43,6 +43,8 @@ public:
   bool download(void *dst, uint64_t src, uint64_t bytes, std::string &error);
   bool zero(uint64_t dst, uint64_t bytes, std::string &error);
   bool createStream(void *&stream, std::string &error);
+  /// Free and total device memory (cuMemGetInfo).
+  bool memoryInfo(uint64_t &freeBytes, uint64_t &totalBytes, std::string &error);
   void destroyStream(void *stream);
 
   /// The table generated code calls the driver through.

@@ -73,15 +73,31 @@ public:
   /// CUDA artifacts: the device and the weight section copied to it.
   const std::shared_ptr<CudaDevice> &cudaDevice() const { return cuda; }
   uint64_t deviceWeights() const { return weightsOnDevice; }
+  /// The weight section host code reads: the file's mapping, or the section
+  /// synthesized at load (null for synthesized CUDA artifacts, whose weights
+  /// exist on the device only).
+  const uint8_t *hostWeights() const {
+    return manifest().synthetic.enabled ? synthesized : reader.weights();
+  }
+  /// Seconds spent synthesizing the weights at load (incl. the upload of
+  /// CUDA artifacts); 0 when they are stored in the file.
+  double synthesisSeconds() const { return synthesisTime; }
 
 private:
   Model() = default;
   bool openCuda(unsigned sm, std::string &error);
+  /// Fills the synthesized weight section: into host memory (CPU targets)
+  /// or, piece by piece through a bounded host buffer, into the device
+  /// section (CUDA).
+  bool synthesizeWeights(std::string &error);
 
   ArtifactReader reader;
   LoadedCode code;
   std::shared_ptr<CudaDevice> cuda;
   uint64_t weightsOnDevice = 0;
+  uint8_t *synthesized = nullptr; // anonymous mapping of synthesizedBytes
+  uint64_t synthesizedBytes = 0;
+  double synthesisTime = 0;
 };
 
 /// Fixed set of worker threads implementing ssmc_parallel::parallel_for.

@@ -1,8 +1,10 @@
 //===- BenchCommand.cpp - ssmc bench --------------------------------------===//
 //
 // `ssmc bench model.ssmx [--batch 1,4,16] [--prompt-len 128,2048] [--gen 64]
-//  [--threads K] [--seed S]`: prefill and decode throughput per batch size and
-// prompt length through the runtime's C API, peak memory, and — measured in
+//  [--threads K] [--seed S] [--json out.json]`: prefill and decode throughput
+// per batch size and prompt length through the runtime's C API (the timing
+// loop is tools/run-lite/Bench.h, shared with `ssmc-run-lite bench`), peak
+// memory, and — measured in
 // the same run — the machine's streaming read bandwidth, so the batch-1
 // decode can be stated as a fraction of the bandwidth roofline (decode reads
 // every weight once per step), and the rate at which OpenBLAS (cblas_sgemm,
@@ -14,12 +16,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/ssmc/Commands.h"
+#include "tools/run-lite/Bench.h"
 
 #include "ssmc/ssmc.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
-#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 #ifdef SSMC_HAVE_OPENBLAS
@@ -39,39 +41,30 @@
 #include <vector>
 
 namespace {
-const char *kUsage =
-    "USAGE: ssmc bench <model.ssmx> [--batch 1,4,16] [--prompt-len 128,2048] [--gen 64]\n"
-    "                  [--threads K] [--seed S]\n"
+using ssmc::tools::Product;
+using ssmc::tools::WeightTable;
+using ssmc::tools::prefillFlops;
+using ssmc::tools::productRows;
+
+const char *kUsageTail =
     "  Prints prefill and decode tokens/s per batch size and prompt length, peak\n"
     "  memory, the streaming read bandwidth of this machine measured in the same\n"
     "  run, the batch-1 decode's weight bandwidth as a fraction of it, and per\n"
     "  batch size and prompt length the rate of the same prefill's matrix\n"
-    "  products in OpenBLAS (cblas_sgemm, f32) next to ssmc's.\n"
-    "  --threads K  threads of the ssmc session and of OpenBLAS (0: all cores)\n";
+    "  products in OpenBLAS (cblas_sgemm, f32) next to ssmc's. --threads K is\n"
+    "  also OpenBLAS's thread count. ssmc-run-lite bench runs the same timing\n"
+    "  loop without the comparisons (runtime only, e.g. on GPU machines).\n";
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "ssmc bench: error: " << message << "\n";
   return 1;
 }
 
-bool parseList(llvm::StringRef text, std::vector<int64_t> &out) {
-  llvm::SmallVector<llvm::StringRef> items;
-  text.split(items, ',');
-  out.clear();
-  for (llvm::StringRef item : items) {
-    int64_t v;
-    if (item.trim().getAsInteger(10, v) || v <= 0)
-      return false;
-    out.push_back(v);
-  }
-  return !out.empty();
-}
-
 double seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-/// Best-of-3 single-thread read bandwidth over 1 GiB, bytes per second.
+/// Best-of-3 read bandwidth over 2 GiB with `threads` threads, bytes per second.
 double streamingReadBandwidth(int threads) {
   // Each thread sums its own share of 2 GiB (far beyond any cache); the
   // figure is the best of 3 runs of all threads together.
@@ -110,89 +103,6 @@ double streamingReadBandwidth(int threads) {
     sink = sink + v;
   (void)sink;
   return best;
-}
-
-/// A matrix product of one prefill: an [n, k] weight applied to the rows of
-/// the batch (every position, or only the last one of each sequence), `count`
-/// times (e.g. once per layer).
-struct Product {
-  int64_t n = 0, k = 0;
-  bool lastPositionsOnly = false;
-  int64_t count = 0;
-};
-
-/// What the bench needs from the manifest: the weight section's size and the
-/// prefill's matrix products.
-struct WeightTable {
-  uint64_t bytes = 0;
-  std::vector<Product> products; ///< one entry per distinct shape and row kind
-  std::set<std::string> productDTypes;
-};
-
-/// Reads the manifest's weight table. The compiler names the embedding table
-/// and the LM head in hyper_parameters ("embedding", "lm_head"; the same name
-/// when tied). Without them (older artifacts), the 2-D weights with `vocab`
-/// rows are the embedding and the head, of which one counts as the head.
-WeightTable readWeightTable(const char *manifestJson, int64_t vocab) {
-  WeightTable table;
-  auto parsed = llvm::json::parse(manifestJson);
-  if (!parsed) {
-    llvm::consumeError(parsed.takeError());
-    return table;
-  }
-  auto *obj = parsed->getAsObject();
-  if (!obj)
-    return table;
-  std::string embedding, head;
-  if (auto *hyper = obj->getObject("hyper_parameters")) {
-    embedding = hyper->getString("embedding").value_or("").str();
-    head = hyper->getString("lm_head").value_or("").str();
-  }
-  bool named = !embedding.empty() && !head.empty();
-  bool headSeen = false;
-  std::map<std::tuple<int64_t, int64_t, bool>, int64_t> counts;
-  if (auto *weights = obj->getArray("weights"))
-    for (const llvm::json::Value &w : *weights) {
-      auto *wo = w.getAsObject();
-      if (!wo)
-        continue;
-      table.bytes += wo->getInteger("bytes").value_or(0);
-      auto *shape = wo->getArray("shape");
-      if (!shape || shape->size() != 2)
-        continue; // norms, biases, conv kernels: no matrix products
-      int64_t n = (*shape)[0].getAsInteger().value_or(0);
-      int64_t k = (*shape)[1].getAsInteger().value_or(0);
-      std::string name = wo->getString("name").value_or("").str();
-      bool isHead, isGather;
-      if (named) {
-        isHead = name == head;
-        isGather = !isHead && name == embedding;
-      } else {
-        isHead = n == vocab && !headSeen;
-        isGather = n == vocab && !isHead;
-      }
-      headSeen |= isHead;
-      if (isGather || n <= 0 || k <= 0)
-        continue;
-      ++counts[{n, k, isHead}];
-      table.productDTypes.insert(wo->getString("dtype").value_or("?").str());
-    }
-  for (const auto &[key, count] : counts)
-    table.products.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), count});
-  return table;
-}
-
-/// Rows of a product in a prefill of `batch` sequences of `promptLen` tokens.
-int64_t productRows(const Product &p, int64_t batch, int64_t promptLen) {
-  return p.lastPositionsOnly ? batch : batch * promptLen;
-}
-
-/// 2*M*N*K summed over the products of one prefill.
-double prefillFlops(const std::vector<Product> &products, int64_t batch, int64_t promptLen) {
-  double flops = 0;
-  for (const Product &p : products)
-    flops += 2.0 * productRows(p, batch, promptLen) * p.n * p.k * p.count;
-  return flops;
 }
 
 #ifdef SSMC_HAVE_OPENBLAS
@@ -252,7 +162,7 @@ struct Measurement {
 /// matrix-product FLOPs and, with OpenBLAS, the time of the same products in
 /// cblas_sgemm.
 void compareWithOpenBLAS(const WeightTable &table, const std::vector<Measurement> &rows,
-                         int threads, const char *modelDType) {
+                         int threads, const std::string &modelDType) {
   std::string dtypes = llvm::join(table.productDTypes, "/");
   if (dtypes.empty())
     dtypes = modelDType;
@@ -314,126 +224,72 @@ void compareWithOpenBLAS(const WeightTable &table, const std::vector<Measurement
 } // namespace
 
 int ssmc::driver::runBench(int argc, char **argv) {
-  std::string path;
-  std::vector<int64_t> batches{1, 4, 16}, promptLens{128, 2048};
-  int64_t gen = 64, threads = 0, seed = 0;
-  for (int i = 1; i < argc; ++i) {
-    llvm::StringRef arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      llvm::outs() << kUsage;
-      return 0;
-    }
-    if (arg == "--batch" || arg == "--prompt-len" || arg == "--gen" || arg == "--threads" ||
-        arg == "--seed") {
-      if (i + 1 >= argc)
-        return fail(arg + " needs a value");
-      llvm::StringRef v = argv[++i];
-      if (arg == "--batch" || arg == "--prompt-len") {
-        if (!parseList(v, arg == "--batch" ? batches : promptLens))
-          return fail(arg + " expects positive integers separated by commas, got '" + v + "'");
-      } else {
-        int64_t n;
-        if (v.getAsInteger(10, n) || n < 0)
-          return fail(arg + " expects a non-negative integer, got '" + v + "'");
-        (arg == "--gen" ? gen : arg == "--threads" ? threads : seed) = n;
-      }
-    } else if (arg.starts_with("-")) {
-      return fail("unknown option '" + arg + "' (see ssmc bench --help)");
-    } else if (path.empty()) {
-      path = arg.str();
-    } else {
-      return fail("more than one artifact given");
-    }
+  ssmc::tools::BenchOptions options;
+  bool help = false;
+  std::string error = ssmc::tools::parseBenchArgs(argc, argv, options, help);
+  if (help) {
+    llvm::outs() << "USAGE: ssmc bench" << ssmc::tools::benchUsageArgs() << kUsageTail;
+    return 0;
   }
-  if (path.empty())
-    return fail("no artifact given\n" + llvm::Twine(kUsage));
+  if (error == "no artifact given")
+    return fail(error + "\nUSAGE: ssmc bench" + ssmc::tools::benchUsageArgs());
+  if (!error.empty())
+    return fail(error + (llvm::StringRef(error).starts_with("unknown option")
+                             ? " (see ssmc bench --help)"
+                             : ""));
 
   char err[1024] = {0};
-  ssmc_model *model = ssmc_model_load(path.c_str(), err, sizeof err);
+  auto t0 = std::chrono::steady_clock::now();
+  ssmc_model *model = ssmc_model_load(options.path.c_str(), err, sizeof err);
   if (!model)
     return fail(err);
-  ssmc_info info;
-  ssmc_model_info(model, &info);
-  WeightTable table = readWeightTable(info.manifest_json, info.vocab_size);
-  uint64_t weights = table.bytes;
-  // The session's rule for 0 (every hardware thread), so that OpenBLAS gets
-  // the same number.
-  int effectiveThreads = static_cast<int>(std::min<int64_t>(threads, 1024));
-  if (effectiveThreads <= 0)
-    effectiveThreads = std::max(1u, std::thread::hardware_concurrency());
-  llvm::outs() << "model: " << info.family << " " << info.dtype << " for " << info.target
-               << ", weights " << llvm::format("%.1f", weights / 1e6) << " MB\n";
-  llvm::outs() << "threads: " << effectiveThreads << " (ssmc session and OpenBLAS)\n";
-  llvm::outs() << llvm::format("%6s %8s %16s %16s\n", "batch", "prompt", "prefill tok/s",
-                               "decode tok/s");
-
-  uint64_t rng = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull + 1;
-  auto nextToken = [&]() {
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return static_cast<int32_t>(rng % static_cast<uint64_t>(info.vocab_size));
+  ssmc::tools::BenchReport report;
+  report.loadSeconds = seconds(t0, std::chrono::steady_clock::now());
+  ssmc::tools::describeModel(model, options, report);
+  // Output of the shared loop goes through stdio; keep llvm::outs() in order.
+  llvm::outs().flush();
+  ssmc::tools::printBenchHeader(report, " (ssmc session and OpenBLAS)");
+  std::string jsonError;
+  auto writeJson = [&](const std::vector<std::string> &extra) {
+    if (!options.jsonOut.empty() && jsonError.empty())
+      jsonError = ssmc::tools::writeTextFile(options.jsonOut,
+                                             ssmc::tools::benchJson(report, extra));
   };
+  ssmc::tools::runBenchmarks(model, options, report, [&](const ssmc::tools::BenchRow &row) {
+    ssmc::tools::printBenchRow(row);
+    writeJson({});
+  });
+  ssmc::tools::printBenchMemory(report);
+  ssmc_model_free(model);
+
   double batch1Decode = 0;
   std::vector<Measurement> measured;
-  for (int64_t batch : batches)
-    for (int64_t promptLen : promptLens) {
-      ssmc_session *session =
-          ssmc_session_create(model, static_cast<int32_t>(batch), promptLen + gen + 1,
-                              effectiveThreads, err, sizeof err);
-      if (!session) {
-        ssmc_model_free(model);
-        return fail(err);
-      }
-      std::vector<std::vector<int32_t>> prompts(batch, std::vector<int32_t>(promptLen));
-      for (auto &p : prompts)
-        for (int32_t &t : p)
-          t = nextToken();
-      std::vector<int32_t> slots(batch), lengths(batch, static_cast<int32_t>(promptLen)),
-          next(batch);
-      std::vector<const int32_t *> ptrs(batch);
-      for (int64_t i = 0; i < batch; ++i) {
-        slots[i] = static_cast<int32_t>(i);
-        ptrs[i] = prompts[i].data();
-      }
-      std::vector<float> logits(static_cast<size_t>(batch) * info.vocab_size);
-      auto t0 = std::chrono::steady_clock::now();
-      ssmc_status s = ssmc_prefill(session, static_cast<int32_t>(batch), slots.data(),
-                                   ptrs.data(), lengths.data(), logits.data());
-      auto t1 = std::chrono::steady_clock::now();
-      for (int64_t step = 0; s == SSMC_OK && step < gen; ++step) {
-        for (int64_t i = 0; i < batch; ++i)
-          next[i] = ssmc_sample(logits.data() + i * info.vocab_size, info.vocab_size, 0, 1, &rng);
-        s = ssmc_decode(session, static_cast<int32_t>(batch), slots.data(), next.data(),
-                        logits.data());
-      }
-      auto t2 = std::chrono::steady_clock::now();
-      if (s != SSMC_OK) {
-        std::string message = ssmc_last_error(session);
-        ssmc_session_free(session);
-        ssmc_model_free(model);
-        return fail("batch " + llvm::Twine(batch) + ", prompt " + llvm::Twine(promptLen) + ": " +
-                    message);
-      }
-      double prefillRate = batch * promptLen / seconds(t0, t1);
-      double decodeRate = gen > 0 ? batch * gen / seconds(t1, t2) : 0;
-      if (batch == 1 && batch1Decode == 0)
-        batch1Decode = decodeRate;
-      measured.push_back({batch, promptLen, seconds(t0, t1)});
-      llvm::outs() << llvm::format("%6lld %8lld %16.1f %16.1f\n", (long long)batch,
-                                   (long long)promptLen, prefillRate, decodeRate);
-      ssmc_session_free(session);
+  size_t failures = 0;
+  for (const ssmc::tools::BenchRow &r : report.rows) {
+    if (!r.error.empty() || r.skipped) {
+      failures += !r.error.empty();
+      continue;
     }
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  llvm::outs() << llvm::format("peak memory (RSS): %.1f MB\n", usage.ru_maxrss / 1024.0);
-  double stream = streamingReadBandwidth(effectiveThreads);
+    if (r.batch == 1 && batch1Decode == 0)
+      batch1Decode = r.decodeTokensPerSecond();
+    measured.push_back({r.batch, r.promptLen, r.prefillSeconds});
+  }
+  const uint64_t weights = report.weights.bytes;
+  const int threads = report.threads;
+  double stream = streamingReadBandwidth(threads);
   llvm::outs() << llvm::format(
       "streaming read bandwidth (%d threads, as many as the session's, this run): %.2f GB/s\n",
-      effectiveThreads, stream / 1e9);
+      threads, stream / 1e9);
   if (batch1Decode > 0 && weights > 0)
     llvm::outs() << llvm::format(
         "batch-1 decode weight bandwidth: %.2f GB/s = %.1f%% of streaming bandwidth\n",
         batch1Decode * weights / 1e9, 100.0 * batch1Decode * weights / stream);
-  compareWithOpenBLAS(table, measured, effectiveThreads, info.dtype);
-  ssmc_model_free(model);
+  compareWithOpenBLAS(report.weights, measured, threads, report.dtype);
+  writeJson({"\"streaming_read_bytes_per_s\": " + std::to_string(static_cast<uint64_t>(stream))});
+  if (!jsonError.empty())
+    return fail(jsonError);
+  if (failures)
+    return fail(llvm::Twine(failures) + " of " + llvm::Twine(report.rows.size()) +
+                " configurations failed");
   return 0;
 }

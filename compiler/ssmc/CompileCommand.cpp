@@ -9,6 +9,14 @@
 // converted from the checkpoint's type to the model type when --dtype asks
 // for another), and the manifest.
 //
+// `ssmc compile --preset P --synthetic-weights [--seed N] ...` needs no
+// checkpoint: the model is the preset's config, the tensor table the one
+// `ssmc make-model` writes for it, and the artifact stores no weights. Its
+// manifest records the seed and, per weight, the distribution make-model
+// draws it from; the runtime fills the section at load with the same rule
+// (runtime/WeightSynthesis.h), so the artifact computes exactly what the
+// compiled `make-model --preset P --seed N --dtype T` checkpoint computes.
+//
 //===----------------------------------------------------------------------===//
 
 #include "compiler/ssmc-opt/Registration.h"
@@ -16,6 +24,7 @@
 #include "dialects/ssm/SSMOps.h"
 #include "frontends/checkpoint/Checkpoint.h"
 #include "frontends/hf/HFImporter.h"
+#include "frontends/hf/ModelGenerator.h"
 #include "runtime/Artifact.h"
 #include "runtime/include/ssmc/abi.h"
 #include "targets/cpu/CPUTarget.h"
@@ -29,6 +38,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -48,12 +58,26 @@ const char *kUsage =
     "                    embeds PTX and, when ptxas is found, a cubin\n"
     "  --dtype T         weights and activations in T (state stays f32); the\n"
     "                    checkpoint's weights are converted (round to nearest\n"
-    "                    even). Default: the checkpoint's own types.\n";
+    "                    even). Default: the checkpoint's own types.\n"
+    "\n"
+    "USAGE: ssmc compile --preset NAME --synthetic-weights [--seed N] [--dtype T] [options] -o <out>\n"
+    "  Compiles a preset (ssmc make-model --list-presets) without a checkpoint:\n"
+    "  the artifact stores no weights; the runtime fills them at load, exactly\n"
+    "  as `ssmc make-model --preset NAME --seed N --dtype T` writes them\n"
+    "  (default seed 0, dtype f32), so real-size models make artifacts of a\n"
+    "  few MB.\n";
 
 int fail(const llvm::Twine &message) {
   llvm::errs() << "ssmc compile: error: " << message << "\n";
   return 1;
 }
+
+/// Where `--synthetic-weights` takes the weight table from.
+struct SyntheticSource {
+  ssmc::hf::ModelConfig cfg;
+  ssmc::ckpt::DType dtype = ssmc::ckpt::DType::F32;
+  uint64_t seed = 0;
+};
 
 std::string dtypeOf(Type t) {
   if (t.isF32())
@@ -134,8 +158,9 @@ llvm::Expected<std::vector<ssmc::cpu::StateArg>> collectStates(ModuleOp module) 
 
 /// Writes the artifact: manifest, the code (a shared object) and the weight
 /// section exactly as ssm-bind-weights laid it out.
-int writeArtifact(ModuleOp module, const std::string &dir, const std::string &output,
-                  const std::string &family, const std::string &artifactTarget,
+int writeArtifact(ModuleOp module, const std::string &dir, const SyntheticSource *synthetic,
+                  const std::string &output, const std::string &family,
+                  const std::string &artifactTarget,
                   const std::vector<std::string> &cpuFeatures, const std::string &dtype,
                   int64_t vocab, const ssmc::rt::JsonValue &hyper,
                   const std::vector<ssmc::cpu::StateArg> &states,
@@ -165,40 +190,87 @@ int writeArtifact(ModuleOp module, const std::string &dir, const std::string &ou
   }
   writer.setCode(std::vector<uint8_t>(shared.begin(), shared.end()));
 
-  // The weight section, exactly as ssm-bind-weights laid it out, each weight
-  // converted from its stored type to the type the code reads.
-  auto ck = ssmc::ckpt::Checkpoint::openDirectory(dir);
-  if (!ck)
-    return fail(llvm::toString(ck.takeError()));
   auto layout = module->getAttrOfType<ArrayAttr>("ssm.weight_layout");
   if (!layout)
     return fail("internal error: the lowered module has no ssm.weight_layout");
-  for (Attribute a : layout) {
-    auto entry = cast<DictionaryAttr>(a);
-    std::string name = cast<StringAttr>(entry.get("name")).str();
-    int64_t offset = cast<IntegerAttr>(entry.get("offset")).getInt();
-    int64_t bytes = cast<IntegerAttr>(entry.get("bytes")).getInt();
-    auto type = cast<RankedTensorType>(cast<TypeAttr>(entry.get("type")).getValue());
-    const ssmc::ckpt::TensorInfo *t = (*ck)->find(name);
-    std::optional<ssmc::ckpt::DType> want = ckptDTypeOf(type.getElementType());
-    if (!t || !want || t->numElements() != type.getNumElements() ||
-        static_cast<int64_t>(ssmc::ckpt::dtypeSize(*want)) * type.getNumElements() != bytes)
-      return fail(dir + ": tensor '" + name + "' does not match the compiled layout");
-    llvm::ArrayRef<uint8_t> data = (*ck)->bytes(*t);
-    std::vector<uint8_t> converted;
-    if (t->dtype != *want) {
-      converted.resize(bytes);
-      if (llvm::Error e = ssmc::ckpt::convertFloatElements(t->dtype, data, *want, converted))
-        return fail(dir + ": tensor '" + name + "': " + llvm::toString(std::move(e)));
-      data = converted;
+  auto checkOffset = [&](const std::string &name, int64_t offset) {
+    if (static_cast<int64_t>(m.weights.back().offset) == offset)
+      return 0;
+    return fail("internal error: weight '" + name + "' landed at offset " +
+                llvm::Twine(m.weights.back().offset) + ", the code expects " +
+                llvm::Twine(offset));
+  };
+
+  if (synthetic) {
+    // No bytes: per weight the distribution make-model draws it from and
+    // the type it generates it in (Mamba-2's D: f32), which the runtime
+    // converts to the compiled type as the checkpoint path below would.
+    std::map<std::string, ssmc::hf::ExpectedTensor> tensors;
+    for (const ssmc::hf::ExpectedTensor &t : ssmc::hf::expectedTensors(synthetic->cfg))
+      tensors.emplace(t.name, t);
+    std::map<std::string, ssmc::ckpt::DType> generated;
+    for (const ssmc::ckpt::TensorSpec &spec :
+         ssmc::hf::generatedTensorSpecs(synthetic->cfg, synthetic->dtype))
+      generated.emplace(spec.name, spec.dtype);
+    for (Attribute a : layout) {
+      auto entry = cast<DictionaryAttr>(a);
+      std::string name = cast<StringAttr>(entry.get("name")).str();
+      int64_t offset = cast<IntegerAttr>(entry.get("offset")).getInt();
+      int64_t bytes = cast<IntegerAttr>(entry.get("bytes")).getInt();
+      auto type = cast<RankedTensorType>(cast<TypeAttr>(entry.get("type")).getValue());
+      auto t = tensors.find(name);
+      std::optional<ssmc::ckpt::DType> want = ckptDTypeOf(type.getElementType());
+      if (t == tensors.end() || !want ||
+          static_cast<int64_t>(ssmc::ckpt::dtypeSize(*want)) * type.getNumElements() != bytes)
+        return fail("internal error: weight '" + name +
+                    "' of the compiled layout is not a generated tensor");
+      llvm::Expected<ssmc::synth::Init> init = ssmc::hf::generatedInit(t->second);
+      if (!init)
+        return fail(llvm::toString(init.takeError()));
+      ssmc::rt::WeightInit weightInit;
+      weightInit.distribution = ssmc::synth::distributionName(init->kind);
+      weightInit.lo = init->lo;
+      weightInit.hi = init->hi;
+      weightInit.generatedDtype = llvm::StringRef(
+          ssmc::ckpt::dtypeName(generated.at(name))).lower();
+      writer.addSyntheticWeight(
+          name, dtypeOf(type.getElementType()),
+          std::vector<int64_t>(type.getShape().begin(), type.getShape().end()), bytes,
+          weightInit, synthetic->seed);
+      if (int rc = checkOffset(name, offset))
+        return rc;
     }
-    writer.addWeight(name, dtypeOf(type.getElementType()),
-                     std::vector<int64_t>(type.getShape().begin(), type.getShape().end()),
-                     data.data(), data.size());
-    if (static_cast<int64_t>(m.weights.back().offset) != offset)
-      return fail("internal error: weight '" + name + "' landed at offset " +
-                  llvm::Twine(m.weights.back().offset) + ", the code expects " +
-                  llvm::Twine(offset));
+  } else {
+    // The weight section, exactly as ssm-bind-weights laid it out, each
+    // weight converted from its stored type to the type the code reads.
+    auto ck = ssmc::ckpt::Checkpoint::openDirectory(dir);
+    if (!ck)
+      return fail(llvm::toString(ck.takeError()));
+    for (Attribute a : layout) {
+      auto entry = cast<DictionaryAttr>(a);
+      std::string name = cast<StringAttr>(entry.get("name")).str();
+      int64_t offset = cast<IntegerAttr>(entry.get("offset")).getInt();
+      int64_t bytes = cast<IntegerAttr>(entry.get("bytes")).getInt();
+      auto type = cast<RankedTensorType>(cast<TypeAttr>(entry.get("type")).getValue());
+      const ssmc::ckpt::TensorInfo *t = (*ck)->find(name);
+      std::optional<ssmc::ckpt::DType> want = ckptDTypeOf(type.getElementType());
+      if (!t || !want || t->numElements() != type.getNumElements() ||
+          static_cast<int64_t>(ssmc::ckpt::dtypeSize(*want)) * type.getNumElements() != bytes)
+        return fail(dir + ": tensor '" + name + "' does not match the compiled layout");
+      llvm::ArrayRef<uint8_t> data = (*ck)->bytes(*t);
+      std::vector<uint8_t> converted;
+      if (t->dtype != *want) {
+        converted.resize(bytes);
+        if (llvm::Error e = ssmc::ckpt::convertFloatElements(t->dtype, data, *want, converted))
+          return fail(dir + ": tensor '" + name + "': " + llvm::toString(std::move(e)));
+        data = converted;
+      }
+      writer.addWeight(name, dtypeOf(type.getElementType()),
+                       std::vector<int64_t>(type.getShape().begin(), type.getShape().end()),
+                       data.data(), data.size());
+      if (int rc = checkOffset(name, offset))
+        return rc;
+    }
   }
   std::string error;
   if (!writer.write(output, error))
@@ -206,6 +278,13 @@ int writeArtifact(ModuleOp module, const std::string &dir, const std::string &ou
   llvm::outs() << "wrote " << output << ": " << family << " for " << artifactTarget << " ("
                << m.weights.size() << " weights, " << m.states.size() << " state buffers, "
                << shared.size() << " bytes of code)\n";
+  if (synthetic) {
+    uint64_t fileBytes = 0;
+    (void)llvm::sys::fs::file_size(output, fileBytes);
+    llvm::outs() << "weights: " << m.synthetic.sectionBytes << " bytes synthesized at load ("
+                 << m.synthetic.rule << ", seed " << m.synthetic.seed << "); artifact "
+                 << fileBytes << " bytes\n";
+  }
   return 0;
 }
 
@@ -223,7 +302,7 @@ int writeText(const std::string &output, llvm::StringRef bytes, bool text) {
 /// and launch code linked into the artifact's shared object.
 int compileCUDA(ModuleOp module, const std::string &sm, const std::string &emit,
                 const ssmc::cpu::CompileOptions &options, const std::string &dir,
-                const std::string &output, const std::string &family, const std::string &dtype,
+                const SyntheticSource *synthetic, const std::string &output, const std::string &family, const std::string &dtype,
                 int64_t vocab, const ssmc::rt::JsonValue &hyper,
                 const std::vector<ssmc::cpu::StateArg> &states) {
   auto target = ssmc::cuda::getCUDATarget(sm);
@@ -280,14 +359,14 @@ int compileCUDA(ModuleOp module, const std::string &sm, const std::string &emit,
   auto shared = ssmc::cpu::linkSharedObject(target->host, *code, launch);
   if (!shared)
     return fail(llvm::toString(shared.takeError()));
-  return writeArtifact(module, dir, output, family, target->artifactTarget, {}, dtype, vocab,
-                       hyper, states, *shared);
+  return writeArtifact(module, dir, synthetic, output, family, target->artifactTarget, {}, dtype,
+                       vocab, hyper, states, *shared);
 }
 } // namespace
 
 int ssmc::driver::runCompile(int argc, char **argv) {
-  std::string dir, output, targetName = "host", emit = "artifact", sm;
-  bool dotprod = false;
+  std::string dir, output, targetName = "host", emit = "artifact", sm, preset, seedText;
+  bool dotprod = false, syntheticWeights = false;
   ssmc::hf::ImportOptions importOptions;
   ssmc::cpu::CompileOptions options;
   for (int i = 1; i < argc; ++i) {
@@ -301,10 +380,21 @@ int ssmc::driver::runCompile(int argc, char **argv) {
     } else if (*dtype) {
       continue;
     }
-    if (arg == "-o" || arg == "--target" || arg == "--sm") {
+    if (arg == "-o" || arg == "--target" || arg == "--sm" || arg == "--preset" ||
+        arg == "--seed") {
       if (i + 1 >= argc)
         return fail(arg + " needs a value");
-      (arg == "-o" ? output : arg == "--sm" ? sm : targetName) = argv[++i];
+      (arg == "-o"         ? output
+       : arg == "--sm"     ? sm
+       : arg == "--preset" ? preset
+       : arg == "--seed"   ? seedText
+                           : targetName) = argv[++i];
+    } else if (arg.consume_front("--preset=")) {
+      preset = arg.str();
+    } else if (arg.consume_front("--seed=")) {
+      seedText = arg.str();
+    } else if (arg == "--synthetic-weights") {
+      syntheticWeights = true;
     } else if (arg.consume_front("--target=")) {
       targetName = arg.str();
     } else if (arg.consume_front("--sm=")) {
@@ -325,8 +415,32 @@ int ssmc::driver::runCompile(int argc, char **argv) {
       return fail("more than one checkpoint directory given");
     }
   }
-  if (dir.empty())
+  // The model: a checkpoint directory, or a preset with synthesized weights.
+  std::optional<SyntheticSource> synthetic;
+  if (syntheticWeights || !preset.empty() || !seedText.empty()) {
+    if (!syntheticWeights)
+      return fail(!preset.empty()
+                      ? "--preset needs --synthetic-weights (a checkpoint of the preset: ssmc "
+                        "make-model --preset " + preset + ")"
+                      : "--seed applies to --synthetic-weights only");
+    if (!dir.empty())
+      return fail("--synthetic-weights takes the model from --preset, not from a checkpoint "
+                  "directory ('" + dir + "')");
+    if (preset.empty())
+      return fail("--synthetic-weights needs --preset NAME (see ssmc make-model --list-presets)");
+    synthetic.emplace();
+    if (!seedText.empty() &&
+        (llvm::StringRef(seedText).getAsInteger(10, synthetic->seed) ||
+         synthetic->seed > uint64_t(INT64_MAX)))
+      return fail("--seed expects an integer in [0, 2^63), got '" + seedText + "'");
+    llvm::Expected<ssmc::hf::ModelConfig> cfg = ssmc::hf::presetConfig(preset);
+    if (!cfg)
+      return fail(llvm::toString(cfg.takeError()));
+    synthetic->cfg = std::move(*cfg);
+    synthetic->dtype = importOptions.modelDType.value_or(ssmc::ckpt::DType::F32);
+  } else if (dir.empty()) {
     return fail("no checkpoint directory given\n" + llvm::Twine(kUsage));
+  }
   if (output.empty())
     return fail("no output given (-o)");
   if (emit != "mlir" && emit != "llvm" && emit != "asm" && emit != "obj" && emit != "artifact")
@@ -352,12 +466,15 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   ssmc::registerSSMCDialects(registry);
   ssmc::registerSSMCPasses();
   MLIRContext context(registry);
-  auto module = ssmc::hf::importCheckpoint(context, dir, importOptions);
+  auto module = synthetic ? ssmc::hf::importSynthetic(context, synthetic->cfg,
+                                                       "preset " + preset, synthetic->dtype)
+                          : ssmc::hf::importCheckpoint(context, dir, importOptions);
   if (!module)
     return fail(llvm::toString(module.takeError()));
   auto states = collectStates(**module);
   if (!states)
-    return fail(dir + ": " + llvm::toString(states.takeError()));
+    return fail((synthetic ? "preset " + preset : dir) + ": " +
+                llvm::toString(states.takeError()));
   auto modelAttrs = (*module)->getOperation()->getAttrOfType<DictionaryAttr>("ssm.model");
   int64_t vocab = cast<IntegerAttr>(modelAttrs.get("vocab")).getInt();
   std::string family = cast<StringAttr>(modelAttrs.get("family")).str();
@@ -378,8 +495,9 @@ int ssmc::driver::runCompile(int argc, char **argv) {
 
 
   if (cuda)
-    return compileCUDA(**module, sm.empty() ? "90" : sm, emit, options, dir, output, family,
-                       dtype, vocab, hyper, *states);
+    return compileCUDA(**module, sm.empty() ? "90" : sm, emit, options, dir,
+                       synthetic ? &*synthetic : nullptr, output, family, dtype, vocab, hyper,
+                       *states);
 
   if (llvm::Error e = ssmc::cpu::lowerToLLVMDialect(**module, *target, options))
     return fail(llvm::toString(std::move(e)));
@@ -408,6 +526,7 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   if (!shared)
     return fail(llvm::toString(shared.takeError()));
 
-  return writeArtifact(**module, dir, output, family, target->artifactTarget,
-                       target->cpuFeatures, dtype, vocab, hyper, *states, *shared);
+  return writeArtifact(**module, dir, synthetic ? &*synthetic : nullptr, output, family,
+                       target->artifactTarget, target->cpuFeatures, dtype, vocab, hyper, *states,
+                       *shared);
 }

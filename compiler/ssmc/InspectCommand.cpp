@@ -31,7 +31,9 @@ static void printInspectUsage(llvm::raw_ostream &os, const char *prog) {
         "For a compiled artifact (.ssmx): its model, dtype and target, its\n"
         "hyper_parameters, then one line per state and per weight of the manifest:\n"
         "  state name dtype elements-per-sequence [+ elements-per-token]\n"
-        "  weight name dtype [d0, d1, ...] offset bytes\n\n"
+        "  weight name dtype [d0, d1, ...] offset bytes\n"
+        "Artifacts compiled with --synthetic-weights say so (rule, seed, section\n"
+        "size) and add each weight's distribution and generated type.\n\n"
         "OPTIONS:\n"
         "  -h, --help   print this help\n";
 }
@@ -61,6 +63,10 @@ static int inspectArtifact(llvm::StringRef path, const char *prog) {
   llvm::outs() << "artifact: " << m.family << " " << m.dtype << " for " << m.target
                << ", vocab " << m.vocabSize << ", ssmc " << m.ssmcVersion << "\n";
   llvm::outs() << "hyper_parameters: " << m.hyperParameters.serialize() << "\n";
+  if (m.synthetic.enabled)
+    llvm::outs() << "weights: synthesized at load, rule " << m.synthetic.rule << ", seed "
+                 << m.synthetic.seed << ", " << m.synthetic.sectionBytes
+                 << " bytes (none stored in the file)\n";
   for (const ssmc::rt::StateSpec &st : m.states) {
     llvm::outs() << "state " << st.name << " " << st.dtype << " " << st.perSequenceElements;
     if (st.growsWithContext)
@@ -72,7 +78,14 @@ static int inspectArtifact(llvm::StringRef path, const char *prog) {
     llvm::outs() << "weight " << w.name << " " << w.dtype << " [";
     for (size_t i = 0; i < w.shape.size(); ++i)
       llvm::outs() << (i ? ", " : "") << w.shape[i];
-    llvm::outs() << "] " << w.offset << " " << w.bytes << "\n";
+    llvm::outs() << "] " << w.offset << " " << w.bytes;
+    if (m.synthetic.enabled) {
+      char range[80];
+      std::snprintf(range, sizeof range, "%.9g, %.9g", w.init.lo, w.init.hi);
+      llvm::outs() << " " << w.init.distribution << "(" << range << ") as "
+                   << w.init.generatedDtype;
+    }
+    llvm::outs() << "\n";
     bytes += w.bytes;
   }
   llvm::outs() << "total: " << m.states.size() << " states, " << m.weights.size() << " weights, "

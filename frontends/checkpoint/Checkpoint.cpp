@@ -194,6 +194,21 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::openFile(StringRef path) {
   return CheckpointBuilder::openSingle(path);
 }
 
+std::unique_ptr<Checkpoint> Checkpoint::fromTensorTable(ArrayRef<TensorSpec> tensors) {
+  std::unique_ptr<Checkpoint> ck(new Checkpoint());
+  for (const TensorSpec &spec : tensors) {
+    TensorInfo info;
+    info.name = spec.name;
+    info.dtype = spec.dtype;
+    info.shape = spec.shape;
+    info.nbytes = spec.nbytes();
+    ck->infos.push_back(std::move(info));
+  }
+  std::sort(ck->infos.begin(), ck->infos.end(),
+            [](const TensorInfo &a, const TensorInfo &b) { return a.name < b.name; });
+  return ck;
+}
+
 const TensorInfo *Checkpoint::find(StringRef name) const {
   auto it = std::lower_bound(infos.begin(), infos.end(), name,
                              [](const TensorInfo &t, StringRef n) { return t.name < n; });

@@ -57,6 +57,8 @@ struct TensorInfo {
 /// Weight file format of a checkpoint directory.
 enum class Format { Safetensors, TorchZip };
 
+struct TensorSpec;
+
 /// All tensors of a checkpoint directory (possibly spread over shards).
 class Checkpoint {
 public:
@@ -65,6 +67,11 @@ public:
   static llvm::Expected<std::unique_ptr<Checkpoint>> openDirectory(llvm::StringRef dir);
   /// Opens one weight file (.safetensors or PyTorch zip .bin) directly.
   static llvm::Expected<std::unique_ptr<Checkpoint>> openFile(llvm::StringRef path);
+
+  /// A checkpoint of names, types and shapes only (no files, bytes() is
+  /// empty): what the importer needs to build IR for weights that exist
+  /// elsewhere, e.g. synthesized at load (`ssmc compile --synthetic-weights`).
+  static std::unique_ptr<Checkpoint> fromTensorTable(llvm::ArrayRef<TensorSpec> tensors);
 
   Format format() const { return fmt; }
   /// Tensors sorted by name.

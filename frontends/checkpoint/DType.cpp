@@ -1,6 +1,7 @@
 //===- DType.cpp - Element types and float conversions --------------------===//
 
 #include "frontends/checkpoint/CheckpointInternal.h"
+#include "runtime/WeightSynthesis.h"
 
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Endian.h"
@@ -178,72 +179,11 @@ static float bitsFloat(uint32_t u) {
   return f;
 }
 
-uint16_t floatToBF16(float f) {
-  uint32_t u = floatBits(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) {
-    // NaN: keep sign and the top payload bits, and force the quiet bit so that
-    // truncating the payload cannot turn it into an infinity.
-    return static_cast<uint16_t>((u >> 16) | 0x0040u);
-  }
-  // Round to nearest even on the 16 dropped bits. Overflow carries into the
-  // exponent and yields infinity, which is the correctly rounded result.
-  uint32_t lsb = (u >> 16) & 1u;
-  return static_cast<uint16_t>((u + 0x7fffu + lsb) >> 16);
-}
-
-float bf16ToFloat(uint16_t h) { return bitsFloat(static_cast<uint32_t>(h) << 16); }
-
-/// Shifts `m` right by `s` (1..31) bits, rounding to nearest even.
-static uint32_t shiftRightRoundEven(uint32_t m, unsigned s) {
-  uint32_t q = m >> s;
-  uint32_t rem = m & ((1u << s) - 1u);
-  uint32_t half = 1u << (s - 1);
-  if (rem > half || (rem == half && (q & 1u)))
-    ++q;
-  return q;
-}
-
-uint16_t floatToF16(float f) {
-  uint32_t u = floatBits(f);
-  uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
-  uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) // NaN: quiet, keep the top payload bits.
-    return sign | 0x7e00u | static_cast<uint16_t>((a >> 13) & 0x3ffu);
-  if (a == 0x7f800000u)
-    return sign | 0x7c00u;
-  int exp = static_cast<int>(a >> 23) - 127; // unbiased; float subnormals give -127
-  if (exp > 15)
-    return sign | 0x7c00u;
-  if (exp >= -14) {
-    // Normal half: rebias the exponent, round the 23-bit fraction to 10 bits.
-    // A carry out of the fraction correctly bumps the exponent (up to inf).
-    uint32_t biased = (static_cast<uint32_t>(exp + 15) << 23) | (a & 0x7fffffu);
-    uint32_t h = shiftRightRoundEven(biased, 13);
-    return sign | static_cast<uint16_t>(h > 0x7c00u ? 0x7c00u : h);
-  }
-  // Subnormal half (unit 2^-24): value = m * 2^(exp-23) = m * 2^(exp+1) units,
-  // with m the 24-bit significand.
-  unsigned shift = static_cast<unsigned>(-exp - 1); // >= 14
-  if (shift > 24)
-    return sign; // below half the smallest subnormal
-  uint32_t m = (a & 0x7fffffu) | 0x800000u;
-  return sign | static_cast<uint16_t>(shiftRightRoundEven(m, shift));
-}
-
-float f16ToFloat(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu;
-  uint32_t frac = h & 0x3ffu;
-  if (exp == 0x1f)
-    return bitsFloat(sign | 0x7f800000u | (frac << 13));
-  if (exp != 0)
-    return bitsFloat(sign | ((exp - 15 + 127) << 23) | (frac << 13));
-  if (frac == 0)
-    return bitsFloat(sign);
-  // Subnormal: frac * 2^-24, exact in float.
-  float v = static_cast<float>(frac) * 0x1p-24f;
-  return sign ? -v : v;
-}
+// One implementation with the runtime, which converts synthesized weights.
+uint16_t floatToBF16(float f) { return synth::floatToBF16(f); }
+float bf16ToFloat(uint16_t h) { return synth::bf16ToFloat(h); }
+uint16_t floatToF16(float f) { return synth::floatToF16(f); }
+float f16ToFloat(uint16_t h) { return synth::f16ToFloat(h); }
 
 static bool isConvertibleFloat(DType t) {
   return t == DType::F32 || t == DType::BF16 || t == DType::F16;

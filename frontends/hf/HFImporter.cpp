@@ -11,6 +11,7 @@
 
 #include "dialects/ssm/SSMOps.h"
 #include "frontends/checkpoint/Checkpoint.h"
+#include "frontends/hf/ModelGenerator.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -399,6 +400,46 @@ llvm::Expected<ckpt::DType> ssmc::hf::parseModelDType(llvm::StringRef text,
       llvm::formatv("{0} must be f32, bf16 or f16, got '{1}'", flag, text).str());
 }
 
+namespace {
+/// The module of `cfg` over the tensors of `ck` (validated first); `where`
+/// names the source in errors, `store` becomes the ssm.weight_store.
+llvm::Expected<OwningOpRef<ModuleOp>> importModel(MLIRContext &ctx, const ModelConfig &cfg,
+                                                  const ckpt::Checkpoint &ck,
+                                                  llvm::StringRef where, Location moduleLoc,
+                                                  llvm::StringRef storePath,
+                                                  llvm::StringRef storeFormat,
+                                                  const ImportOptions &options) {
+  if (options.modelDType && !isFloatDType(*options.modelDType))
+    return llvm::createStringError(
+        llvm::formatv("model dtype {0} is not F32, BF16 or F16",
+                      ckpt::dtypeName(*options.modelDType))
+            .str());
+  if (cfg.family != Family::Llama && !cfg.convBias)
+    return llvm::createStringError(
+        llvm::formatv("{0}: conv_bias = false is not supported yet", where).str());
+  std::vector<ExpectedTensor> expected = expectedTensors(cfg);
+  if (llvm::Error e = validateTensors(cfg, ck, where, expected))
+    return std::move(e);
+
+  ctx.loadDialect<ssm::SSMDialect, func::FuncDialect>();
+  OwningOpRef<ModuleOp> module(ModuleOp::create(moduleLoc));
+  ForwardBuilder builder(ctx, cfg, ck, expected, options.modelDType);
+  builder.build(*module);
+
+  (*module)->setAttr("ssm.weight_store",
+                     ssm::WeightStoreAttr::get(&ctx, storePath, storeFormat));
+  (*module)->setAttr("ssm.model", modelAttributes(ctx, cfg, builder.modelElementType()));
+
+  if (failed(verify(*module)))
+    return llvm::createStringError(
+        llvm::formatv("{0}: internal error: the imported IR does not verify (see the diagnostic "
+                      "above); please report this checkpoint",
+                      where)
+            .str());
+  return std::move(module);
+}
+} // namespace
+
 llvm::Expected<OwningOpRef<ModuleOp>>
 ssmc::hf::importCheckpoint(MLIRContext &ctx, llvm::StringRef dir, const ImportOptions &options) {
   if (options.modelDType && !isFloatDType(*options.modelDType))
@@ -415,28 +456,25 @@ ssmc::hf::importCheckpoint(MLIRContext &ctx, llvm::StringRef dir, const ImportOp
   llvm::Expected<std::unique_ptr<ckpt::Checkpoint>> ck = ckpt::Checkpoint::openDirectory(dir);
   if (!ck)
     return ck.takeError();
-  std::vector<ExpectedTensor> expected = expectedTensors(*cfg);
-  if (llvm::Error e = validateTensors(*cfg, **ck, dir, expected))
-    return std::move(e);
-
-  ctx.loadDialect<ssm::SSMDialect, func::FuncDialect>();
   llvm::SmallString<256> configPath(dir);
   llvm::sys::path::append(configPath, "config.json");
-  OwningOpRef<ModuleOp> module(ModuleOp::create(FileLineColLoc::get(&ctx, configPath, 1, 1)));
-  ForwardBuilder builder(ctx, *cfg, **ck, expected, options.modelDType);
-  builder.build(*module);
-
-  Builder b(&ctx);
   llvm::StringRef format =
       (*ck)->format() == ckpt::Format::Safetensors ? "safetensors" : "torch_zip";
-  (*module)->setAttr("ssm.weight_store", ssm::WeightStoreAttr::get(&ctx, dir, format));
-  (*module)->setAttr("ssm.model", modelAttributes(ctx, *cfg, builder.modelElementType()));
+  return importModel(ctx, *cfg, **ck, dir, FileLineColLoc::get(&ctx, configPath, 1, 1), dir,
+                     format, options);
+}
 
-  if (failed(verify(*module)))
+llvm::Expected<OwningOpRef<ModuleOp>>
+ssmc::hf::importSynthetic(MLIRContext &ctx, const ModelConfig &cfg, llvm::StringRef label,
+                          ckpt::DType dtype) {
+  if (!isFloatDType(dtype))
     return llvm::createStringError(
-        llvm::formatv("{0}: internal error: the imported IR does not verify (see the diagnostic "
-                      "above); please report this checkpoint",
-                      dir)
-            .str());
-  return std::move(module);
+        llvm::formatv("model dtype {0} is not F32, BF16 or F16", ckpt::dtypeName(dtype)).str());
+  // The tensors make-model would write, as types and shapes only.
+  std::unique_ptr<ckpt::Checkpoint> ck =
+      ckpt::Checkpoint::fromTensorTable(generatedTensorSpecs(cfg, dtype));
+  ImportOptions options;
+  options.modelDType = dtype;
+  return importModel(ctx, cfg, *ck, label, NameLoc::get(StringAttr::get(&ctx, label)), label,
+                     "synthetic", options);
 }

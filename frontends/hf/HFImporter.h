@@ -36,6 +36,16 @@ llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
 importCheckpoint(mlir::MLIRContext &context, llvm::StringRef dir,
                  const ImportOptions &options = {});
 
+/// Builds the module of `cfg` over weights known only by name, type and
+/// shape: the tensors `ssmc make-model` writes for `cfg` in `dtype`
+/// (generatedTensorSpecs), all typed `dtype` in the IR (as
+/// ImportOptions::modelDType). The weight store is `label` with format
+/// "synthetic". This is the IR of `ssmc compile --preset P
+/// --synthetic-weights`, whose weights the runtime fills at load.
+llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>>
+importSynthetic(mlir::MLIRContext &context, const ModelConfig &cfg, llvm::StringRef label,
+                ckpt::DType dtype);
+
 /// Parses the `--dtype` spelling of a model type: f32, bf16 or f16 (also
 /// float32, bfloat16, float16). The error names `flag` and the value.
 llvm::Expected<ckpt::DType> parseModelDType(llvm::StringRef text, llvm::StringRef flag);

@@ -23,9 +23,12 @@
 // Determinism: each tensor is cut into blocks of 2^16 elements; block b of
 // tensor `name` draws from a xoshiro256** generator seeded by splitmix64 from
 // (seed, FNV-1a(name), b). Values are computed in double (IEEE arithmetic,
-// FMA contraction off, see CMakeLists.txt) and rounded once to the stored
-// dtype, so the bytes are the same on every machine, independent of the
-// standard library, and blocks could be generated in any order.
+// FMA contraction off) and rounded once to the stored dtype, so the bytes are
+// the same on every machine, independent of the standard library, and blocks
+// could be generated in any order. The rule itself (random numbers, the three
+// distribution kinds, rounding) is runtime/WeightSynthesis.h, which the
+// runtime also uses to fill the weights of `--synthetic-weights` artifacts at
+// load; this file only chooses each tensor's distribution (generatedInit).
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,7 +36,6 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallString.h"
-#include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
@@ -75,168 +77,23 @@ StringRef ssmc::hf::weightFormatName(WeightFormat f) {
 
 namespace {
 
-//===----------------------------------------------------------------------===//
-// Random numbers
-//===----------------------------------------------------------------------===//
+using ssmc::synth::Distribution;
+using ssmc::synth::Init;
 
-constexpr int64_t kBlockElements = int64_t(1) << 16;
+Init symmetric(double a) { return {Distribution::Uniform, -a, a}; }
 
-uint64_t splitmix64(uint64_t &state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-uint64_t fnv1a(StringRef s) {
-  uint64_t h = 0xCBF29CE484222325ull;
-  for (unsigned char ch : s) {
-    h ^= ch;
-    h *= 0x100000001B3ull;
-  }
-  return h;
-}
-
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-/// xoshiro256** (Blackman and Vigna), seeded from splitmix64.
-class Xoshiro256 {
-public:
-  explicit Xoshiro256(uint64_t seed) {
-    for (uint64_t &w : s)
-      w = splitmix64(seed);
-  }
-  uint64_t next() {
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-  }
-  /// Uniform in [0, 1) with 53 random bits.
-  double uniform() { return double(next() >> 11) * 0x1.0p-53; }
-
-private:
-  uint64_t s[4];
-};
-
-uint64_t blockSeed(uint64_t seed, uint64_t nameHash, uint64_t block) {
-  uint64_t state = seed;
-  uint64_t a = splitmix64(state) ^ nameHash;
-  uint64_t b = splitmix64(a) ^ (block * 0xD1B54A32D192ED03ull);
-  return splitmix64(b);
-}
-
-//===----------------------------------------------------------------------===//
-// Distributions
-//===----------------------------------------------------------------------===//
-
-struct Distribution {
-  enum Kind {
-    Uniform,        ///< U(lo, hi)
-    LogOfUniform,   ///< log(U(lo, hi))
-    InvSoftplusLogU ///< softplus^-1(exp(U(log lo, log hi)))
-  } kind = Uniform;
-  double lo = 0, hi = 0;
-
-  double sample(Xoshiro256 &rng) const {
-    double u = rng.uniform();
-    switch (kind) {
-    case Uniform:
-      return lo + (hi - lo) * u;
-    case LogOfUniform:
-      return std::log(lo + (hi - lo) * u);
-    case InvSoftplusLogU: {
-      double logLo = std::log(lo), logHi = std::log(hi);
-      double dt = std::exp(logLo + (logHi - logLo) * u);
-      return dt + std::log(-std::expm1(-dt));
-    }
-    }
-    return 0;
-  }
-};
-
-Distribution symmetric(double a) { return {Distribution::Uniform, -a, a}; }
-
-llvm::Expected<Distribution> distributionFor(const ExpectedTensor &t) {
-  StringRef role = t.role;
-  auto fanIn = [&]() -> double { return t.shape.size() >= 2 ? double(t.shape[1]) : 1.0; };
-  if (role == "embedding")
-    return symmetric(std::sqrt(3.0 / double(t.shape.back())));
-  if (llvm::is_contained({"in_proj", "out_proj", "q_proj", "k_proj", "v_proj", "o_proj",
-                          "mlp_gate", "mlp_up", "mlp_down", "lm_head"},
-                         role))
-    return symmetric(std::sqrt(3.0 / fanIn()));
-  if (llvm::is_contained({"input_norm", "post_norm", "final_norm", "mixer_norm"}, role))
-    return Distribution{Distribution::Uniform, 0.8, 1.2};
-  if (role == "conv_weight")
-    return symmetric(1.0 / std::sqrt(double(t.shape.back())));
-  if (role == "conv_bias" || role == "z_bias")
-    return symmetric(0.1);
-  if (role == "D")
-    return Distribution{Distribution::Uniform, 0.5, 1.5};
-  if (role == "A_log")
-    return Distribution{Distribution::LogOfUniform, 1.0, 16.0};
-  if (role == "dt_bias")
-    return Distribution{Distribution::InvSoftplusLogU, 0.001, 0.1};
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 "model generator: no distribution for tensor '%s' (role '%s')",
-                                 t.name.c_str(), t.role.c_str());
-}
-
-//===----------------------------------------------------------------------===//
-// Storing
-//===----------------------------------------------------------------------===//
-
-/// Moves an encoded value that is exactly +-0 or +-1 one unit in the last
-/// place away from it (towards where the unrounded value lay).
-template <typename Bits>
-Bits avoidZeroAndOne(Bits bits, Bits signMask, Bits oneBits, double value) {
-  Bits magnitude = bits & Bits(~signMask);
-  Bits sign = value < 0 ? signMask : Bits(0);
-  if (magnitude == 0)
-    return Bits(sign | 1);
-  if (magnitude == oneBits)
-    return Bits(sign | (std::fabs(value) < 1.0 ? oneBits - 1 : oneBits + 1));
-  return bits;
-}
-
-struct F32Store {
-  static constexpr unsigned kSize = 4;
-  static void store(double v, uint8_t *dst) {
-    uint32_t bits;
-    float f = float(v);
-    std::memcpy(&bits, &f, 4);
-    llvm::support::endian::write32le(dst, avoidZeroAndOne<uint32_t>(bits, 0x80000000u, 0x3F800000u, v));
-  }
-};
-struct BF16Store {
-  static constexpr unsigned kSize = 2;
-  static void store(double v, uint8_t *dst) {
-    uint16_t bits = ssmc::ckpt::floatToBF16(float(v));
-    llvm::support::endian::write16le(dst, avoidZeroAndOne<uint16_t>(bits, 0x8000, 0x3F80, v));
-  }
-};
-struct F16Store {
-  static constexpr unsigned kSize = 2;
-  static void store(double v, uint8_t *dst) {
-    uint16_t bits = ssmc::ckpt::floatToF16(float(v));
-    llvm::support::endian::write16le(dst, avoidZeroAndOne<uint16_t>(bits, 0x8000, 0x3C00, v));
-  }
-};
-
-template <typename Store>
-void fillWith(const Distribution &dist, uint64_t seed, uint64_t nameHash, int64_t numElements,
-              uint8_t *out) {
-  for (int64_t begin = 0, block = 0; begin < numElements; begin += kBlockElements, ++block) {
-    Xoshiro256 rng(blockSeed(seed, nameHash, uint64_t(block)));
-    int64_t end = std::min(numElements, begin + kBlockElements);
-    for (int64_t i = begin; i < end; ++i)
-      Store::store(dist.sample(rng), out + i * Store::kSize);
+llvm::Expected<ssmc::synth::Element> synthElement(DType dtype) {
+  switch (dtype) {
+  case DType::F32:
+    return ssmc::synth::Element::F32;
+  case DType::BF16:
+    return ssmc::synth::Element::BF16;
+  case DType::F16:
+    return ssmc::synth::Element::F16;
+  default:
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "model generator: dtype %s is not F32, BF16 or F16",
+                                   ssmc::ckpt::dtypeName(dtype).str().c_str());
   }
 }
 
@@ -271,6 +128,32 @@ llvm::Expected<std::vector<std::string>> listWeightFiles(StringRef dir) {
 }
 } // namespace
 
+llvm::Expected<Init> ssmc::hf::generatedInit(const ExpectedTensor &t) {
+  StringRef role = t.role;
+  auto fanIn = [&]() -> double { return t.shape.size() >= 2 ? double(t.shape[1]) : 1.0; };
+  if (role == "embedding")
+    return symmetric(std::sqrt(3.0 / double(t.shape.back())));
+  if (llvm::is_contained({"in_proj", "out_proj", "q_proj", "k_proj", "v_proj", "o_proj",
+                          "mlp_gate", "mlp_up", "mlp_down", "lm_head"},
+                         role))
+    return symmetric(std::sqrt(3.0 / fanIn()));
+  if (llvm::is_contained({"input_norm", "post_norm", "final_norm", "mixer_norm"}, role))
+    return Init{Distribution::Uniform, 0.8, 1.2};
+  if (role == "conv_weight")
+    return symmetric(1.0 / std::sqrt(double(t.shape.back())));
+  if (role == "conv_bias" || role == "z_bias")
+    return symmetric(0.1);
+  if (role == "D")
+    return Init{Distribution::Uniform, 0.5, 1.5};
+  if (role == "A_log")
+    return Init{Distribution::LogOfUniform, 1.0, 16.0};
+  if (role == "dt_bias")
+    return Init{Distribution::InvSoftplusLogUniform, 0.001, 0.1};
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "model generator: no distribution for tensor '%s' (role '%s')",
+                                 t.name.c_str(), t.role.c_str());
+}
+
 int64_t ssmc::hf::parameterCount(const ModelConfig &cfg) {
   int64_t n = 0;
   for (const ExpectedTensor &t : expectedTensors(cfg))
@@ -294,32 +177,25 @@ std::vector<ssmc::ckpt::TensorSpec> ssmc::hf::generatedTensorSpecs(const ModelCo
 
 Error ssmc::hf::fillGeneratedTensor(const ExpectedTensor &t, DType dtype, uint64_t seed,
                                     llvm::MutableArrayRef<uint8_t> out) {
-  llvm::Expected<Distribution> dist = distributionFor(t);
-  if (!dist)
-    return dist.takeError();
-  int64_t n = numElements(t.shape);
-  unsigned elementSize = dtype == DType::F32 ? 4 : 2;
-  if (dtype != DType::F32 && dtype != DType::BF16 && dtype != DType::F16)
+  llvm::Expected<Init> init = generatedInit(t);
+  if (!init)
+    return init.takeError();
+  llvm::Expected<ssmc::synth::Element> element = synthElement(dtype);
+  if (!element)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "model generator: tensor '%s': dtype %s is not F32, BF16 or F16",
                                    t.name.c_str(), ckpt::dtypeName(dtype).str().c_str());
+  int64_t n = numElements(t.shape);
+  unsigned elementSize = ssmc::synth::elementBytes(*element);
   if (out.size() != uint64_t(n) * elementSize)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
         "model generator: tensor '%s': buffer of %zu bytes for %lld elements of %u bytes",
         t.name.c_str(), out.size(), (long long)n, elementSize);
-  uint64_t nameHash = fnv1a(t.name);
-  switch (dtype) {
-  case DType::BF16:
-    fillWith<BF16Store>(*dist, seed, nameHash, n, out.data());
-    break;
-  case DType::F16:
-    fillWith<F16Store>(*dist, seed, nameHash, n, out.data());
-    break;
-  default:
-    fillWith<F32Store>(*dist, seed, nameHash, n, out.data());
-    break;
-  }
+  uint64_t hash = ssmc::synth::nameHash(t.name);
+  for (int64_t block = 0, blocks = ssmc::synth::numBlocks(n); block < blocks; ++block)
+    ssmc::synth::fillBlock(*init, seed, hash, n, block, *element, *element,
+                           out.data() + block * ssmc::synth::kBlockElements * elementSize);
   return Error::success();
 }
 

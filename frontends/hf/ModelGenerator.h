@@ -12,6 +12,7 @@
 
 #include "frontends/checkpoint/Checkpoint.h"
 #include "frontends/hf/ModelConfig.h"
+#include "runtime/WeightSynthesis.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -60,6 +61,10 @@ int64_t parameterCount(const ModelConfig &cfg);
 /// The tensors generateCheckpoint writes for `cfg`: expectedTensors(cfg) in
 /// module order with their stored element type.
 std::vector<ckpt::TensorSpec> generatedTensorSpecs(const ModelConfig &cfg, ckpt::DType dtype);
+
+/// The distribution the generator draws the elements of `t` from (by its
+/// role and shape); the rule that draws them is runtime/WeightSynthesis.h.
+llvm::Expected<synth::Init> generatedInit(const ExpectedTensor &t);
 
 /// Fills `out` (sized to the tensor's bytes) with the seeded values of `t`
 /// stored as `dtype`. Values depend only on the seed, the tensor's name, role

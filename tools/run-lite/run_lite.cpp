@@ -41,7 +41,13 @@ const char *kUsageArgs =
 // The tool's name in messages ("ssmc run", "ssmc-run-lite").
 const char *toolName = "ssmc-run-lite";
 
-std::string usage() { return std::string("USAGE: ") + toolName + kUsageArgs; }
+std::string usage() {
+  std::string text = std::string("USAGE: ") + toolName + kUsageArgs;
+  if (std::strcmp(toolName, "ssmc-run-lite") == 0)
+    text += "USAGE: ssmc-run-lite bench <model.ssmx> [--batch ...] (see ssmc-run-lite bench "
+            "--help):\n  the throughput loop of ssmc bench\n";
+  return text;
+}
 
 int fail(const std::string &message) {
   std::fprintf(stderr, "%s: error: %s\n", toolName, message.c_str());

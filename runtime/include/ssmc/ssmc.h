@@ -81,6 +81,41 @@ typedef struct ssmc_info {
 SSMC_API ssmc_status ssmc_model_info(const ssmc_model *model,
                                      ssmc_info *info);
 
+/* The weights of the model as its manifest lists them (the weight section
+ * the code reads). Strings and shape stay valid while the model lives. */
+typedef struct ssmc_weight_info {
+  const char *name;
+  const char *dtype;    /* "f32", "bf16", ... */
+  const int64_t *shape; /* rank entries */
+  int32_t rank;
+  uint64_t offset;      /* within the weight section */
+  uint64_t bytes;
+} ssmc_weight_info;
+
+/* Number of weights; 0 for null. */
+SSMC_API int32_t ssmc_model_weight_count(const ssmc_model *model);
+/* Fills *info for weight `index` in [0, ssmc_model_weight_count). */
+SSMC_API ssmc_status ssmc_model_weight_info(const ssmc_model *model,
+                                            int32_t index,
+                                            ssmc_weight_info *info);
+/* The manifest's hyper_parameters[key] when it is a string (e.g. "embedding"
+ * and "lm_head": the names of those weights), NULL otherwise. Valid while
+ * the model lives. */
+SSMC_API const char *ssmc_model_hyper_parameter(const ssmc_model *model,
+                                                const char *key);
+
+/* Seconds the load spent synthesizing the weights (artifacts compiled with
+ * --synthetic-weights: the runtime fills them from the manifest's seed, and
+ * for CUDA artifacts uploads them); 0 for artifacts that store them. */
+SSMC_API double ssmc_model_synthesis_seconds(const ssmc_model *model);
+
+/* CUDA artifacts: the device's free and total memory now (cuMemGetInfo),
+ * e.g. to see what sessions and calls use. SSMC_ERR_INVALID_ARGUMENT for
+ * models that run on the host or null arguments. */
+SSMC_API ssmc_status ssmc_device_memory(const ssmc_model *model,
+                                        uint64_t *free_bytes,
+                                        uint64_t *total_bytes);
+
 /* batch_capacity: slots; max_context: tokens per slot; num_threads <= 0
  * uses every hardware thread. States start zeroed (all slots reset). */
 SSMC_API ssmc_session *ssmc_session_create(ssmc_model *model,
