@@ -41,7 +41,8 @@ std::string kernelPipeline(const CUDATargetDesc &target) {
          "one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map}, "
          "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
-         "ssm-gpu-projections, ssm-gpu-warp-reductions, ssm-gpu-copy-to-linalg, convert-linalg-to-parallel-loops, canonicalize, "
+         "ssm-gpu-projections, ssm-gpu-warp-reductions, ssm-gpu-parallel-dims-first, "
+         "ssm-gpu-copy-to-linalg, convert-linalg-to-parallel-loops, canonicalize, "
          "ssm-gpu-tile-parallel-loops{block-size=" +
          std::to_string(target.blockSize) +
          "}, func.func(gpu-map-parallel-loops), convert-parallel-loops-to-gpu, canonicalize, "

@@ -65,6 +65,20 @@ def GPUWarpReductions : Pass<"ssm-gpu-warp-reductions"> {
                            "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect"];
 }
 
+def GPUParallelDimsFirst : Pass<"ssm-gpu-parallel-dims-first"> {
+  let summary = "Interchange linalg.generic loops so that all parallel dimensions come first";
+  let description = [{
+    Only the outermost parallel loop of a linalg op becomes GPU threads
+    (convert-linalg-to-parallel-loops keeps the op's loop order, and
+    ssm-gpu-tile-parallel-loops maps the outermost scf.parallel). A
+    reduction dimension between parallel ones would leave the inner parallel
+    dimensions sequential in every thread. This pass interchanges such ops
+    (`linalg::interchangeGenericOp`) to put every parallel dimension first,
+    keeping the order within parallel and within reduction dimensions.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def GPUTileParallelLoops : Pass<"ssm-gpu-tile-parallel-loops"> {
   let summary = "Collapse each outermost scf.parallel to one dimension and tile it by the block size";
   let description = [{
