@@ -41,7 +41,7 @@ std::string kernelPipeline(const CUDATargetDesc &target) {
          "one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map}, "
          "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
-         "ssm-gpu-projections, ssm-gpu-warp-reductions, ssm-gpu-parallel-dims-first, "
+         "ssm-gpu-projections, ssm-gpu-block-reductions, ssm-gpu-parallel-dims-first, "
          "ssm-gpu-copy-to-linalg, convert-linalg-to-parallel-loops, canonicalize, "
          "ssm-gpu-tile-parallel-loops{block-size=" +
          std::to_string(target.blockSize) +
@@ -52,7 +52,7 @@ std::string kernelPipeline(const CUDATargetDesc &target) {
          "nvvm-attach-target{chip=" +
          target.chip +
          " O=3}, "
-         "gpu.module(ssm-gpu-expand-math, convert-gpu-to-nvvm, convert-vector-to-llvm, "
+         "gpu.module(ssm-gpu-lower-all-reduce, ssm-gpu-expand-math, convert-gpu-to-nvvm, convert-vector-to-llvm, "
          "reconcile-unrealized-casts)";
 }
 

@@ -31,6 +31,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 
@@ -67,7 +68,7 @@ struct ProjectionEmitter {
   Value x, w, out;
   MemRefType xType, wType, outType;
   int64_t n, k;
-  int64_t warpsPerBlock, rowsPerTile;
+  int64_t warpsPerBlock, rowsPerTile, unroll;
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
@@ -159,6 +160,10 @@ struct ProjectionEmitter {
         }
         scf::YieldOp::create(b, loc, next);
       }
+      // Several 16-byte loads in flight per lane (a warp's row is only
+      // k / 256 steps long): unrolled, ptxas issues them back to back.
+      if (unroll > 1)
+        (void)loopUnrollByFactor(kLoop, unroll);
       Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
       Value width = arith::ConstantIntOp::create(b, loc, kWarp, 32);
       for (int64_t j = 0; j < rowsPerTile; ++j) {
@@ -283,7 +288,7 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPoint(ifSmall.thenBlock()->getTerminator());
       ProjectionEmitter emitter{b, loc, x, w, out, xType, wType, outType,
-                                n, k, warpsPerBlock, rowsPerTile};
+                                n, k, warpsPerBlock, rowsPerTile, unroll};
       emitter.emitWarpKernel(rows, batchSizes);
     }
     OpBuilder eb(ifSmall.elseBlock()->getTerminator());

@@ -40,6 +40,7 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
     Option<"rowsPerTile", "rows-per-tile", "int64_t", "4",
            "activation rows whose accumulators a warp keeps in registers">,
     Option<"warpsPerBlock", "warps-per-block", "int64_t", "8", "warps (weight rows) per block">,
+    Option<"unroll", "unroll", "int64_t", "4", "weight loads in flight per lane (k-loop unroll)">,
     Option<"vendorGemm", "vendor-gemm", "bool", "true",
            "call the device's vendor GEMM for more than max-rows rows">];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
@@ -47,22 +48,35 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
                            "::mlir::memref::MemRefDialect", "::mlir::func::FuncDialect"];
 }
 
-def GPUWarpReductions : Pass<"ssm-gpu-warp-reductions"> {
-  let summary = "Long sum reductions as kernels with one warp per output element";
+def GPUBlockReductions : Pass<"ssm-gpu-block-reductions"> {
+  let summary = "Long sum reductions as kernels with one block per output element";
   let description = [{
     A linalg.generic on buffers whose only reduction is its last loop, of
     static extent at least `min-extent`, with projected-permutation indexing
     and a body ending in `out + term` (the model's norms), becomes a
-    `gpu.launch` in which one warp computes each output element: lanes
-    stride the reduced dimension, sum in registers, and combine with a
-    shuffle tree. The summation order changes; nothing else does.
+    `gpu.launch` with one block per output element: threads stride the
+    reduced dimension, sum in registers, and combine with `gpu.all_reduce`.
+    The summation order changes; nothing else does.
   }];
   let options = [
     Option<"minExtent", "min-extent", "int64_t", "128",
-           "shortest reduced dimension worth a warp">,
-    Option<"warpsPerBlock", "warps-per-block", "int64_t", "8", "warps per block">];
+           "shortest reduced dimension worth a block">,
+    Option<"threadsPerBlock", "threads-per-block", "int64_t", "256",
+           "most threads per output element (a multiple of 32)">];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect"];
+}
+
+def GPULowerAllReduce : Pass<"ssm-gpu-lower-all-reduce", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Lower gpu.all_reduce in kernels to shuffles and workgroup memory";
+  let description = [{
+    Applies upstream `populateGpuAllReducePatterns`: each warp reduces with
+    shuffles, warp results meet in a workgroup buffer added to the kernel,
+    and one warp reduces those. Runs on outlined kernels, before
+    convert-gpu-to-nvvm (which does not lower gpu.all_reduce).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::cf::ControlFlowDialect"];
 }
 
 def GPUParallelDimsFirst : Pass<"ssm-gpu-parallel-dims-first"> {

@@ -1,29 +1,33 @@
-// RUN: ssmc-opt %s -split-input-file -ssm-gpu-warp-reductions | FileCheck %s
-// RUN: ssmc-opt %s -split-input-file -ssm-gpu-warp-reductions=min-extent=4096 | FileCheck %s --check-prefix=SHORT
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-block-reductions | FileCheck %s
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-block-reductions=min-extent=4096 | FileCheck %s --check-prefix=SHORT
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-block-reductions -gpu-kernel-outlining -ssm-gpu-lower-all-reduce | FileCheck %s --check-prefix=LOWER
 
 #in = affine_map<(b, l, d) -> (b, l, d)>
 #out = affine_map<(b, l, d) -> (b, l)>
 
-// A norm's sum of squares over 2048 elements per token: one warp per token
-// (8 per block of 256 threads), lanes stride d by 32 and sum in a register,
-// then a shuffle tree; lane 0 adds the total to the output.
+// A norm's sum of squares over 2048 elements per token: one block of 256
+// threads per token; threads stride d by 256 and sum in a register, then
+// gpu.all_reduce; thread 0 adds the total to the output.
 // CHECK-LABEL: func.func @sum_of_squares
 // CHECK: %[[B:.*]] = memref.dim %{{.*}}, %c0
 // CHECK: %[[L:.*]] = memref.dim %{{.*}}, %c1
 // CHECK: %[[P:.*]] = arith.muli %{{.*}}, %[[L]]
-// CHECK: %[[BLOCKS:.*]] = arith.ceildivui %[[P]], %c8
-// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[BLOCKS]], {{.*}}) threads({{.*}}) in ({{.*}} = %c256
-// CHECK: %[[LANE:.*]] = arith.remui %{{.*}}, %c32
-// CHECK: scf.for %[[D:.*]] = %[[LANE]] to %c2048 step %c32{{.*}} iter_args
+// CHECK: gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in ({{.*}} = %[[P]], {{.*}}) threads(%[[TID:.*]], %{{.*}}, %{{.*}}) in ({{.*}} = %c256
+// CHECK: scf.for %[[D:.*]] = %[[TID]] to %c2048 step %c256{{.*}} iter_args
 // CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}, %[[D]]] : memref<?x?x2048xbf16>
 // CHECK: arith.extf
 // CHECK: arith.mulf
 // CHECK: arith.addf
-// CHECK-COUNT-5: gpu.shuffle  xor
-// CHECK: arith.cmpi eq, %[[LANE]], %c0
+// CHECK: gpu.all_reduce  add %{{.*}} uniform
+// CHECK: arith.cmpi eq, %[[TID]], %c0
 // CHECK: memref.load %{{.*}} : memref<?x?xf32>
 // CHECK: memref.store
 // CHECK-NOT: linalg.generic
+// LOWER-LABEL: gpu.func @sum_of_squares_kernel
+// LOWER-SAME: workgroup(
+// LOWER: gpu.shuffle  xor
+// LOWER: gpu.barrier
+// LOWER-NOT: gpu.all_reduce
 // SHORT-LABEL: func.func @sum_of_squares
 // SHORT-NOT: gpu.launch
 // SHORT: linalg.generic
