@@ -146,7 +146,10 @@ struct ProjectionEmitter {
       Value zero = arith::ConstantOp::create(b, loc, accType, DenseElementsAttr::get(
                                                                     accType, b.getF32FloatAttr(0)));
       SmallVector<Value> init(rowsPerTile, zero);
-      Value kStart = arith::MulIOp::create(b, loc, lane, index(lanes));
+      // Clamped to k: lanes past the end of a short row run no iteration
+      // (the unrolled loop's trip count must not go negative).
+      Value kStart = arith::MinUIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, lane, index(lanes)), index(k));
       auto kLoop = scf::ForOp::create(b, loc, kStart, index(k), index(kWarp * lanes), init);
       {
         OpBuilder::InsertionGuard g2(b);
