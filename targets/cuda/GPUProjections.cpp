@@ -31,7 +31,6 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 
@@ -68,7 +67,7 @@ struct ProjectionEmitter {
   Value x, w, out;
   MemRefType xType, wType, outType;
   int64_t n, k;
-  int64_t warpsPerBlock, rowsPerTile, unroll;
+  int64_t warpsPerBlock, rowsPerTile;
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
@@ -146,10 +145,7 @@ struct ProjectionEmitter {
       Value zero = arith::ConstantOp::create(b, loc, accType, DenseElementsAttr::get(
                                                                     accType, b.getF32FloatAttr(0)));
       SmallVector<Value> init(rowsPerTile, zero);
-      // Clamped to k: lanes past the end of a short row run no iteration
-      // (the unrolled loop's trip count must not go negative).
-      Value kStart = arith::MinUIOp::create(
-          b, loc, arith::MulIOp::create(b, loc, lane, index(lanes)), index(k));
+      Value kStart = arith::MulIOp::create(b, loc, lane, index(lanes));
       auto kLoop = scf::ForOp::create(b, loc, kStart, index(k), index(kWarp * lanes), init);
       {
         OpBuilder::InsertionGuard g2(b);
@@ -163,10 +159,6 @@ struct ProjectionEmitter {
         }
         scf::YieldOp::create(b, loc, next);
       }
-      // Several 16-byte loads in flight per lane (a warp's row is only
-      // k / 256 steps long): unrolled, ptxas issues them back to back.
-      if (unroll > 1)
-        (void)loopUnrollByFactor(kLoop, unroll);
       Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
       Value width = arith::ConstantIntOp::create(b, loc, kWarp, 32);
       for (int64_t j = 0; j < rowsPerTile; ++j) {
@@ -291,7 +283,7 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPoint(ifSmall.thenBlock()->getTerminator());
       ProjectionEmitter emitter{b, loc, x, w, out, xType, wType, outType,
-                                n, k, warpsPerBlock, rowsPerTile, unroll};
+                                n, k, warpsPerBlock, rowsPerTile};
       emitter.emitWarpKernel(rows, batchSizes);
     }
     OpBuilder eb(ifSmall.elseBlock()->getTerminator());

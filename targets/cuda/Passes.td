@@ -40,7 +40,6 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
     Option<"rowsPerTile", "rows-per-tile", "int64_t", "4",
            "activation rows whose accumulators a warp keeps in registers">,
     Option<"warpsPerBlock", "warps-per-block", "int64_t", "8", "warps (weight rows) per block">,
-    Option<"unroll", "unroll", "int64_t", "1", "weight loads in flight per lane (k-loop unroll)">,
     Option<"vendorGemm", "vendor-gemm", "bool", "true",
            "call the device's vendor GEMM for more than max-rows rows">];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
