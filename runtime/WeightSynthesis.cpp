@@ -61,17 +61,6 @@ bool parseDistribution(const std::string &name, Distribution &out) {
 // Float conversions
 //===----------------------------------------------------------------------===//
 
-static uint32_t floatBits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof(u));
-  return u;
-}
-
-static float bitsFloat(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof(f));
-  return f;
-}
 
 uint16_t floatToBF16(float f) {
   uint32_t u = floatBits(f);

@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace ssmc {
@@ -79,6 +80,18 @@ void fillBlock(const Init &init, uint64_t seed, uint64_t tensorNameHash, int64_t
 /// Float conversions (also those of the checkpoint readers and writers):
 /// narrowing rounds to nearest even, keeps NaNs quiet NaNs and infinities
 /// infinite (f16 saturates to infinity); widening is exact.
+/// The bits of an f32 and back (no conversion).
+inline uint32_t floatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  return u;
+}
+inline float bitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof(f));
+  return f;
+}
+
 uint16_t floatToBF16(float f);
 float bf16ToFloat(uint16_t h);
 uint16_t floatToF16(float f);

@@ -167,17 +167,8 @@ uint64_t TensorSpec::nbytes() const { return checkedByteSize(shape, dtype).value
 // Float conversions
 //===----------------------------------------------------------------------===//
 
-static uint32_t floatBits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof(u));
-  return u;
-}
-
-static float bitsFloat(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof(f));
-  return f;
-}
+using synth::bitsFloat;
+using synth::floatBits;
 
 // One implementation with the runtime, which converts synthesized weights.
 uint16_t floatToBF16(float f) { return synth::floatToBF16(f); }
