@@ -169,4 +169,17 @@ def SSMFuseElementwise : Pass<"ssm-fuse-elementwise"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::affine::AffineDialect"];
 }
 
+def SSMPrivatizeFills : Pass<"ssm-privatize-fills"> {
+  let summary = "Give every user of a shared zero fill its own fill";
+  let description = [{
+    A `linalg.fill` of a `tensor.empty` (CSE merges equal fills, and may
+    hoist them far from their users) is cloned, with its empty tensor, right
+    before each of its users.
+    Bufferization then writes each fill in place instead of copying the
+    shared filled buffer once per accumulating op; run it right before
+    one-shot-bufferize (after the last CSE).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"];
+}
+
 #endif // SSMC_PASSES_PASSES_TD

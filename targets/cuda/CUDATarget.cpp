@@ -37,8 +37,8 @@ llvm::Error makeError(const llvm::Twine &message) {
 /// simple: fusion, tiling for shared memory and tensor cores come later.
 std::string kernelPipeline(const CUDATargetDesc &target) {
   return "ssm-decompose-model, convert-ssm-to-linalg, ssm-bind-weights, canonicalize, cse, "
-         "ssm-fuse-elementwise, canonicalize, "
-         "one-shot-bufferize{bufferize-function-boundaries "
+         "ssm-fuse-elementwise, canonicalize, ssm-privatize-fills, "
+         "eliminate-empty-tensors, one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map}, "
          "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
          "ssm-gpu-projections, ssm-gpu-block-reductions, ssm-gpu-parallel-dims-first, "

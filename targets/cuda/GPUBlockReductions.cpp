@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "targets/cuda/CUDAPasses.h"
+#include "targets/cuda/ZeroFills.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -183,8 +184,13 @@ struct GPUBlockReductionsPass
     b.setInsertionPointToStart(ifStore.thenBlock());
     Value out = op.getDpsInits()[0];
     SmallVector<Value> outIndices = operandIndices(op.getIndexingMapsArray().back(), ivs);
-    Value old = memref::LoadOp::create(b, loc, out, outIndices);
-    memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, total), out, outIndices);
+    // After a zero fill the block's sum is the result: store it, drop the fill.
+    if (linalg::FillOp fill = ssmc::cuda::zeroFillBefore(launch, out)) {
+      fill.erase();
+    } else {
+      total = arith::AddFOp::create(b, loc, memref::LoadOp::create(b, loc, out, outIndices), total);
+    }
+    memref::StoreOp::create(b, loc, total, out, outIndices);
     op.erase();
   }
 };

@@ -25,6 +25,7 @@
 #include "targets/cuda/CUDAPasses.h"
 
 #include "passes/ProjectionMatch.h"
+#include "targets/cuda/ZeroFills.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -33,6 +34,9 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace ssmc::cuda {
 #define GEN_PASS_DEF_GPUPROJECTIONS
@@ -67,7 +71,51 @@ struct ProjectionEmitter {
   Value x, w, out;
   MemRefType xType, wType, outType;
   int64_t n, k;
-  int64_t warpsPerBlock, rowsPerTile;
+  int64_t warpsPerBlock, rowsPerTile, unroll;
+  /// The output was just filled with zeros: store the sums instead of adding
+  /// them (the fill then only runs on the other paths).
+  bool overwrite;
+  /// An elementwise op that only reads the projection's output (see
+  /// epilogueOf), computed in the kernel on each sum; null when none.
+  linalg::GenericOp epilogue;
+
+  /// Stores `sum`, the projection's value at `outIndices`, or the epilogue's
+  /// value there.
+  void storeResult(Value sum, ArrayRef<Value> outIndices) {
+    if (!overwrite)
+      sum = arith::AddFOp::create(b, loc, memref::LoadOp::create(b, loc, out, outIndices), sum);
+    if (!epilogue) {
+      memref::StoreOp::create(b, loc, sum, out, outIndices);
+      return;
+    }
+    Block &body = epilogue.getRegion().front();
+    IRMapping mapping;
+    auto maps = epilogue.getIndexingMapsArray();
+    for (OpOperand &operand : epilogue->getOpOperands()) {
+      BlockArgument arg = body.getArgument(operand.getOperandNumber());
+      if (arg.use_empty())
+        continue;
+      if (operand.get() == out) {
+        mapping.map(arg, sum);
+        continue;
+      }
+      SmallVector<Value> indices;
+      for (AffineExpr e : maps[operand.getOperandNumber()].getResults())
+        indices.push_back(isa<AffineDimExpr>(e)
+                              ? outIndices[cast<AffineDimExpr>(e).getPosition()]
+                              : arith::ConstantIndexOp::create(b, loc, 0).getResult());
+      mapping.map(arg, memref::LoadOp::create(b, loc, operand.get(), indices));
+    }
+    for (Operation &inner : body.without_terminator()) {
+      if (auto idx = dyn_cast<linalg::IndexOp>(inner)) {
+        mapping.map(idx.getResult(), outIndices[idx.getDim()]);
+        continue;
+      }
+      b.clone(inner, mapping);
+    }
+    Value result = mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+    memref::StoreOp::create(b, loc, result, epilogue.getDpsInits()[0], outIndices);
+  }
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
@@ -144,26 +192,64 @@ struct ProjectionEmitter {
       }
       Value zero = arith::ConstantOp::create(b, loc, accType, DenseElementsAttr::get(
                                                                     accType, b.getF32FloatAttr(0)));
-      SmallVector<Value> init(rowsPerTile, zero);
-      Value kStart = arith::MulIOp::create(b, loc, lane, index(lanes));
-      auto kLoop = scf::ForOp::create(b, loc, kStart, index(k), index(kWarp * lanes), init);
-      {
-        OpBuilder::InsertionGuard g2(b);
-        b.setInsertionPointToStart(kLoop.getBody());
-        Value col = kLoop.getInductionVar();
-        Value wv = loadWidened(w, ValueRange{row}, col, lanes, 16);
-        SmallVector<Value> next;
+      SmallVector<Value> acc(rowsPerTile, zero);
+      Value laneCol = arith::MulIOp::create(b, loc, lane, index(lanes));
+      // One step of the warp covers `step` contiguous weight elements (512
+      // bytes). The main loop takes `unroll` steps at once and issues all
+      // their weight loads before any FMA: a warp then has `unroll` 16-byte
+      // loads in flight per lane, which is what hides HBM latency when there
+      // are too few weight rows to fill the GPU with warps. Its bounds are
+      // uniform across lanes (k is static), so it needs no guard; the rest
+      // of the row is a per-lane loop of single steps.
+      int64_t step = kWarp * lanes;
+      // Rows shorter than `unroll` steps are unrolled by as many as they have.
+      int64_t unroll = std::max<int64_t>(1, std::min(this->unroll, k / step));
+      int64_t mainEnd = unroll > 1 ? (k / (step * unroll)) * step * unroll : 0;
+      auto accumulate = [&](Value col, Value wv, ValueRange accIn, SmallVectorImpl<Value> &accOut) {
+        accOut.clear();
         for (int64_t j = 0; j < rowsPerTile; ++j) {
           Value xv = loadWidened(x, xIndices[j], col, lanes, xAlign);
-          next.push_back(vector::FMAOp::create(b, loc, xv, wv, kLoop.getRegionIterArgs()[j]));
+          accOut.push_back(vector::FMAOp::create(b, loc, xv, wv, accIn[j]));
         }
+      };
+      if (mainEnd > 0) {
+        auto mainLoop = scf::ForOp::create(b, loc, index(0), index(mainEnd), index(step * unroll), acc);
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(mainLoop.getBody());
+        SmallVector<Value> cols, weights;
+        for (int64_t u = 0; u < unroll; ++u) {
+          Value col = arith::AddIOp::create(
+              b, loc, mainLoop.getInductionVar(),
+              arith::AddIOp::create(b, loc, laneCol, index(u * step)));
+          cols.push_back(col);
+          weights.push_back(loadWidened(w, ValueRange{row}, col, lanes, 16));
+        }
+        SmallVector<Value> cur(mainLoop.getRegionIterArgs()), next;
+        for (int64_t u = 0; u < unroll; ++u) {
+          accumulate(cols[u], weights[u], cur, next);
+          cur = next;
+        }
+        scf::YieldOp::create(b, loc, cur);
+        b.setInsertionPointAfter(mainLoop);
+        acc.assign(mainLoop.getResults().begin(), mainLoop.getResults().end());
+      }
+      if (mainEnd < k) {
+        Value kStart = arith::AddIOp::create(b, loc, laneCol, index(mainEnd));
+        auto tail = scf::ForOp::create(b, loc, kStart, index(k), index(step), acc);
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(tail.getBody());
+        Value col = tail.getInductionVar();
+        SmallVector<Value> next;
+        accumulate(col, loadWidened(w, ValueRange{row}, col, lanes, 16),
+                   tail.getRegionIterArgs(), next);
         scf::YieldOp::create(b, loc, next);
+        b.setInsertionPointAfter(tail);
+        acc.assign(tail.getResults().begin(), tail.getResults().end());
       }
       Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
       Value width = arith::ConstantIntOp::create(b, loc, kWarp, 32);
       for (int64_t j = 0; j < rowsPerTile; ++j) {
-        Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                                kLoop.getResult(j));
+        Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc[j]);
         for (int64_t offset = kWarp / 2; offset >= 1; offset /= 2) {
           Value off = arith::ConstantIntOp::create(b, loc, offset, 32);
           auto shuffled = gpu::ShuffleOp::create(b, loc, sum, off, width, gpu::ShuffleMode::XOR);
@@ -177,13 +263,53 @@ struct ProjectionEmitter {
         b.setInsertionPointToStart(ifStore.thenBlock());
         SmallVector<Value> outIndices = batchIndices(m, batchSizes);
         outIndices.push_back(row);
-        Value old = memref::LoadOp::create(b, loc, out, outIndices);
-        memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum), out, outIndices);
+        storeResult(sum, outIndices);
       }
     }
     gpu::TerminatorOp::create(b, loc);
   }
 };
+
+/// The op that consumes the projection `op`'s output `out` elementwise, when
+/// it can run inside the projection's kernel: `out` is a local buffer that
+/// nothing else reads (besides its zero fill and deallocation), the consumer
+/// is an all-parallel linalg.generic with one output, reading `out` and
+/// writing its output at the same (identity) indices, its other operands at
+/// projected indices, and only allocations, sizes and constants lie between
+/// the two ops. The rounding of a projection to the model's type and a
+/// residual add or gate that follows it then cost no kernel of their own.
+linalg::GenericOp epilogueOf(linalg::GenericOp op, Value out) {
+  auto alloc = out.getDefiningOp<memref::AllocOp>();
+  if (!alloc)
+    return {};
+  linalg::GenericOp consumer;
+  for (Operation *user : out.getUsers()) {
+    if (user == op || isa<memref::DeallocOp, linalg::FillOp>(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || consumer)
+      return {};
+    consumer = generic;
+  }
+  if (!consumer || consumer->getBlock() != op->getBlock() || consumer.getNumDpsInits() != 1 ||
+      consumer.getNumReductionLoops() != 0 || consumer.getDpsInits()[0] == out ||
+      !consumer.hasPureBufferSemantics() || !op->isBeforeInBlock(consumer))
+    return {};
+  auto outRank = cast<MemRefType>(out.getType()).getRank();
+  if (consumer.getNumLoops() != static_cast<unsigned>(outRank) ||
+      !consumer.getIndexingMapsArray().back().isIdentity())
+    return {};
+  for (OpOperand *input : consumer.getDpsInputOperands()) {
+    AffineMap map = consumer.getMatchingIndexingMap(input);
+    if (input->get() == out ? !map.isIdentity() : !map.isProjectedPermutation(true))
+      return {};
+  }
+  for (Operation *between = op->getNextNode(); between != consumer.getOperation();
+       between = between->getNextNode())
+    if (!isa<memref::AllocOp, memref::DimOp, arith::ConstantOp, ViewLikeOpInterface>(between))
+      return {};
+  return consumer;
+}
 
 /// The vendor-GEMM entry for these operand types, declared once per module.
 func::FuncOp gemmDeclaration(ModuleOp module, Type xElement, Type wElement) {
@@ -208,9 +334,10 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (maxRows < 0 || rowsPerTile < 1 || warpsPerBlock < 1 || warpsPerBlock * kWarp > 1024) {
-      module.emitError("ssm-gpu-projections: expected max-rows >= 0, rows-per-tile >= 1 and "
-                       "1 <= warps-per-block <= 32");
+    if (maxRows < 0 || rowsPerTile < 1 || warpsPerBlock < 1 || warpsPerBlock * kWarp > 1024 ||
+        unroll < 1 || unroll > 16) {
+      module.emitError("ssm-gpu-projections: expected max-rows >= 0, rows-per-tile >= 1, "
+                       "1 <= warps-per-block <= 32 and 1 <= unroll <= 16");
       return signalPassFailure();
     }
     SmallVector<linalg::GenericOp> projections;
@@ -276,21 +403,55 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
       emitLarge(b);
       return;
     }
+    // Fill then accumulate: the warp kernel writes every output element, so
+    // only the other branch needs the zeros.
+    linalg::FillOp zeroFill = ssmc::cuda::zeroFillBefore(op, out);
+    linalg::GenericOp epilogue = epilogueOf(op, out);
+    if (epilogue) {
+      // The kernel uses the epilogue's buffers: hoist the allocations and
+      // views between the two ops above the projection (they touch no data).
+      while (op->getNextNode() != epilogue.getOperation())
+        op->getNextNode()->moveBefore(op);
+    }
     Value small = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, rows,
                                         arith::ConstantIndexOp::create(b, loc, maxRows));
     auto ifSmall = scf::IfOp::create(b, loc, small, /*withElseRegion=*/true);
     {
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPoint(ifSmall.thenBlock()->getTerminator());
-      ProjectionEmitter emitter{b, loc, x, w, out, xType, wType, outType,
-                                n, k, warpsPerBlock, rowsPerTile};
-      emitter.emitWarpKernel(rows, batchSizes);
+      // One activation row (batch-1 decode, the most common call) gets its
+      // own kernel: no register tile of rows (a tile of 4 would compute and
+      // hold 3 dead rows, and the registers it costs halve the warps per
+      // SM) and twice the loads in flight per lane.
+      auto emit = [&](int64_t tileRows, int64_t steps) {
+        ProjectionEmitter emitter{b, loc, x, w, out, xType, wType, outType,
+                                  n, k, warpsPerBlock, tileRows, steps, zeroFill != nullptr,
+                                  epilogue};
+        emitter.emitWarpKernel(rows, batchSizes);
+      };
+      if (rowsPerTile > 1) {
+        Value single = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rows,
+                                             arith::ConstantIndexOp::create(b, loc, 1));
+        auto ifSingle = scf::IfOp::create(b, loc, single, /*withElseRegion=*/true);
+        b.setInsertionPoint(ifSingle.thenBlock()->getTerminator());
+        emit(1, std::min<int64_t>(2 * unroll, 16));
+        b.setInsertionPoint(ifSingle.elseBlock()->getTerminator());
+      }
+      emit(rowsPerTile, unroll);
     }
     OpBuilder eb(ifSmall.elseBlock()->getTerminator());
+    if (zeroFill)
+      zeroFill->moveBefore(ifSmall.elseBlock()->getTerminator());
+    // On the other path the epilogue runs after the product, as before.
+    auto moveEpilogue = [&] {
+      if (epilogue)
+        epilogue->moveBefore(ifSmall.elseBlock()->getTerminator());
+    };
     if (vendorGemm)
       emitLarge(eb);
     else
       op->moveBefore(ifSmall.elseBlock()->getTerminator());
+    moveEpilogue();
   }
 };
 

@@ -29,7 +29,10 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
     activation rows M. For M <= `max-rows`, a `gpu.launch` in which each warp
     computes one weight row against all rows, in tiles of `rows-per-tile`
     register accumulators, with 16-byte coalesced loads of the weight row and
-    a shuffle reduction. Otherwise (with `vendor-gemm`) a call of
+    a shuffle reduction; `unroll` steps of the row are loaded before they
+    are used, and a zero `linalg.fill` of the output just before the
+    projection is folded into the kernel (it stores instead of adding).
+    Otherwise (with `vendor-gemm`) a call of
     `@ssmc_gpu_gemm_<x>_<w>(x, w, out) -> i32` (unranked memrefs; the launch
     code defines it on the device's vendor GEMM); a non-zero result means
     "unsupported here" and the original linalg op runs instead.
@@ -40,6 +43,8 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
     Option<"rowsPerTile", "rows-per-tile", "int64_t", "4",
            "activation rows whose accumulators a warp keeps in registers">,
     Option<"warpsPerBlock", "warps-per-block", "int64_t", "8", "warps (weight rows) per block">,
+    Option<"unroll", "unroll", "int64_t", "4",
+           "512-byte steps of a weight row whose loads a warp issues together">,
     Option<"vendorGemm", "vendor-gemm", "bool", "true",
            "call the device's vendor GEMM for more than max-rows rows">];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",

@@ -14,6 +14,19 @@
 // CHECK-SAME: %[[S:[^:]*]]: tensor<?x2x2x3xf32>, %[[LEN:[^:]*]]: tensor<?xi32>,
 // CHECK: %[[L:.*]] = tensor.dim %[[X]], %c1
 // CHECK: %[[Q:.*]] = arith.constant 4 : index
+// A single token (decode) takes the recurrence itself: S' = exp(log_a) S +
+// (dt x) B over (b, h, p, n) in place, then y = S' . C + D x into the first
+// token of y; longer sequences take the chunks.
+// CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[L]], %c1
+// CHECK: %[[DISPATCH:.*]]:2 = scf.if %[[ONE]]
+// CHECK: %[[STEP:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel"]{{.*}} outs(%[[S]] : tensor<?x2x2x3xf32>)
+// CHECK: arith.cmpi sgt
+// CHECK: math.exp
+// CHECK: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[STEP]],
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: %[[YONE:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0] [%{{.*}}, 1, 2, 2]
+// CHECK: scf.yield %[[STEP]], %[[YONE]]
+// CHECK: } else {
 // CHECK: %[[LOOP:.*]]:2 = scf.for %[[T:.*]] = %{{.*}} to %[[L]] step %[[Q]] iter_args(%[[ST:.*]] = %[[S]], %[[Y:.*]] = %{{.*}})
 // CHECK: %[[REST:.*]] = arith.subi %[[L]], %[[T]]
 // CHECK: %[[SIZE:.*]] = arith.minsi %[[REST]], %[[Q]]
@@ -43,7 +56,8 @@
 // CHECK: %[[NEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]
 // CHECK: %[[YN:.*]] = tensor.insert_slice %{{.*}} into %[[Y]][0, %[[T]], 0, 0] [%{{.*}}, %[[SIZE]], 2, 2]
 // CHECK: scf.yield %[[NEW]], %[[YN]]
-// CHECK: return %[[LOOP]]#1, %[[LOOP]]#0
+// CHECK: scf.yield %[[LOOP]]#0, %[[LOOP]]#1
+// CHECK: return %[[DISPATCH]]#1, %[[DISPATCH]]#0
 // CHECK-NOT: ssm.
 func.func @chunked_dynamic(%x: tensor<?x?x1x2xbf16>, %la: tensor<?x?x2xf32>, %b: tensor<?x?x1x3xbf16>,
                            %c: tensor<?x?x2x3xbf16>, %s: !ssm.ssm_state<2x2x3xf32>, %len: tensor<?xi32>,

@@ -6,17 +6,30 @@
 #w = affine_map<(b, l, n, k) -> (n, k)>
 #o = affine_map<(b, l, n, k) -> (b, l, n)>
 
-// A bf16 projection: at most 16 activation rows take the warp kernel (one
-// warp per weight row, 16-byte loads of the weight row, tiles of 4 rows in
-// registers, a shuffle tree); more rows call the vendor GEMM, and the
-// original op runs when that reports "unsupported".
+// A bf16 projection: at most 16 activation rows take a warp kernel (one
+// warp per weight row, 16-byte loads of the weight row, a shuffle tree):
+// one row has its own kernel, more rows a register tile of 4 rows; more
+// than 16 rows call the vendor GEMM, and the original op runs when that
+// reports "unsupported". k = 64 is shorter than one unrolled step: only the
+// per-lane loop remains. Without a zero fill before, the sums are added.
 // CHECK-LABEL: func.func @projection
 // CHECK: %[[B:.*]] = memref.dim %{{.*}}, %c0
 // CHECK: %[[L:.*]] = memref.dim %{{.*}}, %c1
 // CHECK: %[[M:.*]] = arith.muli %{{.*}}, %[[L]]
 // CHECK: %[[SMALL:.*]] = arith.cmpi ule, %[[M]], %c16
 // CHECK: scf.if %[[SMALL]] {
+// CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[M]], %c1
+// CHECK: scf.if %[[ONE]] {
 // CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %c12{{.*}}) threads({{.*}}) in ({{.*}} = %c256
+// CHECK: scf.for {{.*}} step %c256{{.*}} iter_args
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<96x64xbf16>, vector<8xbf16>
+// CHECK-COUNT-1: vector.fma
+// CHECK-NOT: vector.fma
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: memref.load
+// CHECK: memref.store
+// CHECK: } else {
+// CHECK: gpu.launch
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %[[M]] step %c4
 // CHECK-COUNT-4: arith.minui
 // CHECK: scf.for {{.*}} step %c256{{.*}} iter_args
@@ -31,6 +44,7 @@
 // CHECK-NEXT: linalg.generic
 // CHECK: func.func private @ssmc_gpu_gemm_bf16_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xf32>) -> i32 attributes {ssmc.device_call}
 // NOGEMM-LABEL: func.func @projection
+// NOGEMM: gpu.launch
 // NOGEMM: gpu.launch
 // NOGEMM: } else {
 // NOGEMM-NEXT: linalg.generic
@@ -74,4 +88,67 @@ func.func @odd_k(%x: memref<?x30xf32>, %w: memref<8x30xf32>, %out: memref<?x8xf3
     linalg.yield %3 : f32
   }
   return
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#o = affine_map<(m, n, k) -> (m, n)>
+#e = affine_map<(m, n) -> (m, n)>
+#r = affine_map<(m, n) -> (n)>
+
+// A zero fill right before the projection and an elementwise consumer of
+// its output (rounding plus a residual add) fold into the warp kernels: the
+// sum is stored through the consumer's body, with no load of the output and
+// no fill. k = 1024 bf16 is 4 steps of 512 bytes: the single-row kernel
+// (8 steps asked) and the tile (4) both load them in one unrolled iteration.
+// The vendor path keeps fill and consumer.
+// CHECK-LABEL: func.func @fill_and_epilogue
+// CHECK: %[[RES:.*]] = memref.alloc(%{{.*}}) : memref<?x64xbf16>
+// CHECK: scf.if
+// CHECK: scf.if
+// CHECK: gpu.launch
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c1024{{.*}} step %c1024
+// CHECK-COUNT-4: vector.load {{.*}} memref<64x1024xbf16>, vector<8xbf16>
+// CHECK: gpu.shuffle
+// CHECK-NOT: memref.load %[[OUT:.*]][
+// CHECK: %[[BIAS:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<64xbf16>
+// CHECK: arith.truncf
+// CHECK: memref.store %{{.*}}, %[[RES]][{{.*}}] : memref<?x64xbf16>
+// CHECK: } else {
+// CHECK: gpu.launch
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c1024{{.*}} step %c1024
+// CHECK-COUNT-4: vector.load {{.*}} memref<64x1024xbf16>, vector<8xbf16>
+// CHECK: } else {
+// CHECK: linalg.fill
+// CHECK: call @ssmc_gpu_gemm_bf16_bf16
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : memref<?x64xf32>, memref<64xbf16>) outs(%[[RES]]
+// CHECK-NOT: linalg.fill
+// CHECK: return
+func.func @fill_and_epilogue(%x: memref<?x1024xbf16>, %w: memref<64x1024xbf16>, %bias: memref<64xbf16>) -> memref<?x64xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = memref.dim %x, %c0 : memref<?x1024xbf16>
+  %acc = memref.alloc(%m) : memref<?x64xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x64xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x1024xbf16>, memref<64x1024xbf16>) outs(%acc : memref<?x64xf32>) {
+  ^bb0(%a: bf16, %b: bf16, %s: f32):
+    %0 = arith.extf %a : bf16 to f32
+    %1 = arith.extf %b : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %s, %2 : f32
+    linalg.yield %3 : f32
+  }
+  %res = memref.alloc(%m) : memref<?x64xbf16>
+  linalg.generic {indexing_maps = [#e, #r, #e], iterator_types = ["parallel", "parallel"]}
+      ins(%acc, %bias : memref<?x64xf32>, memref<64xbf16>) outs(%res : memref<?x64xbf16>) {
+  ^bb0(%s: f32, %b: bf16, %o: bf16):
+    %0 = arith.truncf %s : f32 to bf16
+    %1 = arith.addf %0, %b : bf16
+    linalg.yield %1 : bf16
+  }
+  memref.dealloc %acc : memref<?x64xf32>
+  return %res : memref<?x64xbf16>
 }
