@@ -123,9 +123,11 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   // Step 0: padding positions get log_a = 0 and no input (see file comment).
   SmallVector<AffineExpr> d3 = dims(3), d4 = dims(4), d5 = dims(5);
   SmallVector<OpFoldResult> seqH = {batch, q, hSize}, seqHP = {batch, q, hSize, pSize};
+  // Stored head-major (B x H x q): the cumulative sum below then reads it
+  // along its innermost dimension (one warp per sum on a GPU, contiguous).
   Value logA = buildGenericInto(
-      b, loc, ValueRange{in.logA, in.lengths}, empty(seqH, f32),
-      {map(3, d3), map(3, {d3[0]}), map(3, d3)}, {},
+      b, loc, ValueRange{in.logA, in.lengths}, empty({batch, hSize, q}, f32),
+      {map(3, d3), map(3, {d3[0]}), map(3, {d3[0], d3[2], d3[1]})}, {},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value zero = floatConstant(nb, l, f32, 0.0);
         return arith::SelectOp::create(nb, l, isReal(nb, l, args[1]),
@@ -149,19 +151,27 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
                           return arith::SelectOp::create(nb, l, isReal(nb, l, args[1]), v, zero);
                         });
 
-  // Step 0: Acum[b,l,h] = sum_{k<=l} log_a[b,k,h] over loops (b, l, h, k).
+  // Step 0: Acum[b,l,h] = sum_{k<=l} log_a[b,k,h] over loops (b, l, h, k),
+  // as a plain sum of masked terms (0 for k > l).
   Value acum = buildGenericInto(b, loc, ValueRange{logA}, zeros(seqH),
-                           {map(4, {d4[0], d4[3], d4[2]}), map(4, {d4[0], d4[1], d4[2]})}, {3},
+                           {map(4, {d4[0], d4[2], d4[3]}), map(4, {d4[0], d4[1], d4[2]})}, {3},
                            [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                             return arith::SelectOp::create(nb, l, notAfter(nb, l, 3, 1),
-                                                            add(nb, l, args[1], args[0]), args[1]);
+                             Value term = arith::SelectOp::create(
+                                 nb, l, notAfter(nb, l, 3, 1), args[0],
+                                 floatConstant(nb, l, f32, 0.0));
+                             return add(nb, l, args[1], term);
                            });
-  // Acum[q-1], the whole chunk's log decay, as a reduction (q may be dynamic).
-  Value total = buildGenericInto(b, loc, ValueRange{logA}, zeros({batch, hSize}),
-                            {map(3, {d3[0], d3[2], d3[1]}), map(3, {d3[0], d3[1]})}, {2},
-                            [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                              return add(nb, l, args[1], args[0]);
-                            });
+  // T = Acum[q-1], the whole chunk's log decay (the same sum, in the same
+  // order): a slice, not another reduction.
+  Value last = arith::SubIOp::create(b, loc, getValueOrCreateConstantIndexOp(b, loc, q),
+                                     arith::ConstantIndexOp::create(b, loc, 1));
+  SmallVector<OpFoldResult> totalOffsets = {b.getIndexAttr(0), last, b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> totalSizes = {batch, b.getIndexAttr(1), hSize};
+  SmallVector<OpFoldResult> unitStrides(3, b.getIndexAttr(1));
+  auto acumType = cast<RankedTensorType>(acum.getType());
+  auto totalType = RankedTensorType::get({acumType.getDimSize(0), heads}, f32);
+  Value total = tensor::ExtractSliceOp::create(b, loc, totalType, acum, totalOffsets, totalSizes,
+                                               unitStrides);
 
   // Step 1: CB[b,l,s,h] = C[b,l,h/rc] . B[b,s,h/rb] over loops (b, l, s, h, n),
   // float32 like the production kernel's C B^T.

@@ -1,4 +1,4 @@
-//===- GPUBlockReductions.cpp - long sum reductions, one warp per output ---===//
+//===- GPUBlockReductions.cpp - sum reductions, a block or warp per output ===//
 //
 // The generic lowering gives each output element of a reduction one thread
 // that loops over the reduced dimension. For the model's norms (a sum of
@@ -11,8 +11,14 @@
 // threads take every blockDim-th index of the reduced dimension (consecutive
 // threads, consecutive addresses when it is the innermost one), each sums
 // its terms in a register, and `gpu.all_reduce` adds the partial sums
-// (ssm-gpu-lower-all-reduce). Summation order changes, which only rounding
-// can see.
+// (ssm-gpu-lower-all-reduce). Shorter (or dynamic) f32 reductions over a
+// dimension that is innermost in every input reading it get one warp per
+// output element instead, its lanes reading consecutive elements and a
+// shuffle tree adding them: the chunked scan's C B^T and S . C over the
+// state dimension and its cumulative sum over the chunk, which as one
+// thread per output read 32 rows per warp-wide load (C B^T alone took
+// 330 us per 128-token chunk of llamba-1b). Summation order changes, which
+// only rounding can see.
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,25 +59,47 @@ arith::AddFOp finalSum(linalg::GenericOp op) {
   return add;
 }
 
-bool matches(linalg::GenericOp op, int64_t minExtent) {
+/// How a matching reduction is mapped: one block per output element (long
+/// static reductions, the norms), or one warp per output element (shorter or
+/// dynamic reductions over a dimension that every input reading it has
+/// innermost, so that a warp's lanes read consecutive addresses: the scan's
+/// C B^T and S . C contractions, the chunk's cumulative sum).
+enum class Mapping { None, BlockPerOutput, WarpPerOutput };
+
+/// True when every input indexed by loop `dim` has it as its innermost index.
+bool innermostInInputs(linalg::GenericOp op, unsigned dim) {
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (!map.isFunctionOfDim(dim))
+      continue;
+    if (map.getNumResults() == 0 || map.getResults().back() != getAffineDimExpr(dim, op.getContext()))
+      return false;
+  }
+  return true;
+}
+
+Mapping classify(linalg::GenericOp op, int64_t minExtent) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 || op.getNumLoops() < 2)
-    return false;
+    return Mapping::None;
   auto iterators = op.getIteratorTypesArray();
   unsigned last = op.getNumLoops() - 1;
   for (unsigned d = 0; d < last; ++d)
     if (iterators[d] != utils::IteratorType::parallel)
-      return false;
+      return Mapping::None;
   if (iterators[last] != utils::IteratorType::reduction)
-    return false;
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  if (ShapedType::isDynamic(ranges[last]) || ranges[last] < minExtent)
-    return false;
+    return Mapping::None;
   for (AffineMap map : op.getIndexingMapsArray())
     if (!map.isProjectedPermutation())
-      return false;
-  if (op.getIndexingMapsArray().back().isFunctionOfDim(last))
-    return false;
-  return finalSum(op) != nullptr;
+      return Mapping::None;
+  if (op.getIndexingMapsArray().back().isFunctionOfDim(last) || !finalSum(op))
+    return Mapping::None;
+  int64_t extent = op.getStaticLoopRanges()[last];
+  if (!ShapedType::isDynamic(extent) && extent >= minExtent)
+    return Mapping::BlockPerOutput;
+  bool f32Sum = op.getRegion().front().getArguments().back().getType().isF32();
+  if (f32Sum && innermostInInputs(op, last) && (ShapedType::isDynamic(extent) || extent >= 16))
+    return Mapping::WarpPerOutput;
+  return Mapping::None;
 }
 
 /// Indices of an operand for loop indices `ivs` (a projected permutation).
@@ -92,16 +120,18 @@ struct GPUBlockReductionsPass
           "ssm-gpu-block-reductions: threads-per-block must be a multiple of 32 in [32, 1024]");
       return signalPassFailure();
     }
-    SmallVector<linalg::GenericOp> ops;
+    SmallVector<std::pair<linalg::GenericOp, Mapping>> ops;
     getOperation()->walk([&](linalg::GenericOp op) {
-      if (!op->getParentOfType<gpu::LaunchOp>() && matches(op, minExtent))
-        ops.push_back(op);
+      if (op->getParentOfType<gpu::LaunchOp>())
+        return;
+      if (Mapping mapping = classify(op, minExtent); mapping != Mapping::None)
+        ops.push_back({op, mapping});
     });
-    for (linalg::GenericOp op : ops)
-      rewrite(op);
+    for (auto [op, mapping] : ops)
+      rewrite(op, mapping == Mapping::WarpPerOutput);
   }
 
-  void rewrite(linalg::GenericOp op) {
+  void rewrite(linalg::GenericOp op, bool warpPerOutput) {
     OpBuilder b(op);
     Location loc = op.getLoc();
     auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
@@ -113,16 +143,43 @@ struct GPUBlockReductionsPass
       sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, ranges[d].size));
       points = arith::MulIOp::create(b, loc, points, sizes.back());
     }
-    int64_t extent = op.getStaticLoopRanges()[last];
-    // One block per output element; as many threads as the reduced extent
-    // keeps busy (whole warps, at most threads-per-block).
-    int64_t threads = std::min<int64_t>(threadsPerBlock, (extent + kWarp - 1) / kWarp * kWarp);
+    Value extent = getValueOrCreateConstantIndexOp(b, loc, ranges[last].size);
     Value c1 = index(1);
-    auto launch = gpu::LaunchOp::create(b, loc, points, c1, c1, index(threads), c1, c1);
-    b.setInsertionPointToStart(&launch.getBody().front());
-    Value lane = launch.getThreadIds().x, point = launch.getBlockIds().x;
+    gpu::LaunchOp launch;
+    Value lane, point, threads;
+    Value inRange; // warp mode: whether this warp has an output element
+    if (warpPerOutput) {
+      // Warps of a block take consecutive output elements; a warp past the
+      // last one skips everything (uniformly, so shuffles stay legal).
+      constexpr int64_t kWarpsPerBlock = 8;
+      Value blocks = arith::CeilDivUIOp::create(b, loc, points, index(kWarpsPerBlock));
+      launch = gpu::LaunchOp::create(b, loc, blocks, c1, c1, index(kWarpsPerBlock * kWarp), c1, c1);
+      b.setInsertionPointToStart(&launch.getBody().front());
+      Value tid = launch.getThreadIds().x;
+      lane = arith::RemUIOp::create(b, loc, tid, index(kWarp));
+      point = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, launch.getBlockIds().x, index(kWarpsPerBlock)),
+          arith::DivUIOp::create(b, loc, tid, index(kWarp)));
+      inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, point, points);
+      threads = index(kWarp);
+    } else {
+      // One block per output element; as many threads as the reduced
+      // extent keeps busy (whole warps, at most threads-per-block).
+      int64_t staticExtent = op.getStaticLoopRanges()[last];
+      int64_t count =
+          std::min<int64_t>(threadsPerBlock, (staticExtent + kWarp - 1) / kWarp * kWarp);
+      launch = gpu::LaunchOp::create(b, loc, points, c1, c1, index(count), c1, c1);
+      b.setInsertionPointToStart(&launch.getBody().front());
+      lane = launch.getThreadIds().x;
+      point = launch.getBlockIds().x;
+      threads = index(count);
+    }
     gpu::TerminatorOp::create(b, loc);
     b.setInsertionPoint(launch.getBody().front().getTerminator());
+    if (inRange) {
+      auto ifInRange = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+      b.setInsertionPoint(ifInRange.thenBlock()->getTerminator());
+    }
 
     // Parallel loop indices of this block's output element (row-major).
     SmallVector<Value> ivs(op.getNumLoops());
@@ -142,7 +199,7 @@ struct GPUBlockReductionsPass
     Value term = sum.getLhs() == acc ? sum.getRhs() : sum.getLhs();
     Type accType = acc.getType();
     Value zero = arith::ConstantOp::create(b, loc, accType, b.getZeroAttr(accType));
-    auto lanes = scf::ForOp::create(b, loc, lane, index(extent), index(threads), ValueRange{zero});
+    auto lanes = scf::ForOp::create(b, loc, lane, extent, threads, ValueRange{zero});
     {
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(lanes.getBody());
@@ -172,13 +229,24 @@ struct GPUBlockReductionsPass
                                          mapping.lookupOrDefault(term));
       scf::YieldOp::create(b, loc, next);
     }
-    // gpu.all_reduce: shuffles within warps, then across them through
-    // workgroup memory (ssm-gpu-lower-all-reduce).
-    auto reduce = gpu::AllReduceOp::create(
-        b, loc, lanes.getResult(0),
-        gpu::AllReduceOperationAttr::get(b.getContext(), gpu::AllReduceOperation::ADD),
-        /*uniform=*/true);
-    Value total = reduce.getResult();
+    Value total = lanes.getResult(0);
+    if (warpPerOutput) {
+      // A shuffle tree within the warp.
+      Value width = arith::ConstantIntOp::create(b, loc, kWarp, 32);
+      for (int64_t offset = kWarp / 2; offset >= 1; offset /= 2) {
+        Value off = arith::ConstantIntOp::create(b, loc, offset, 32);
+        auto shuffled = gpu::ShuffleOp::create(b, loc, total, off, width, gpu::ShuffleMode::XOR);
+        total = arith::AddFOp::create(b, loc, total, shuffled.getShuffleResult());
+      }
+    } else {
+      // gpu.all_reduce: shuffles within warps, then across them through
+      // workgroup memory (ssm-gpu-lower-all-reduce).
+      total = gpu::AllReduceOp::create(
+                  b, loc, total,
+                  gpu::AllReduceOperationAttr::get(b.getContext(), gpu::AllReduceOperation::ADD),
+                  /*uniform=*/true)
+                  .getResult();
+    }
     Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
     auto ifStore = scf::IfOp::create(b, loc, isLane0, /*withElseRegion=*/false);
     b.setInsertionPointToStart(ifStore.thenBlock());

@@ -53,13 +53,18 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
 }
 
 def GPUBlockReductions : Pass<"ssm-gpu-block-reductions"> {
-  let summary = "Long sum reductions as kernels with one block per output element";
+  let summary = "Sum reductions as kernels with one block or one warp per output element";
   let description = [{
-    A linalg.generic on buffers whose only reduction is its last loop, of
-    static extent at least `min-extent`, with projected-permutation indexing
-    and a body ending in `out + term` (the model's norms), becomes a
-    `gpu.launch` with one block per output element: threads stride the
-    reduced dimension, sum in registers, and combine with `gpu.all_reduce`.
+    A linalg.generic on buffers whose only reduction is its last loop, with
+    projected-permutation indexing and a body ending in `out + term`:
+    with a static extent of at least `min-extent` (the model's norms) it
+    becomes a `gpu.launch` with one block per output element: threads
+    stride the reduced dimension, sum in registers, and combine with
+    `gpu.all_reduce`. A shorter or dynamic f32 reduction over a dimension
+    that is the innermost index of every input reading it (the chunked
+    scan's contractions over the state dimension, its cumulative sum) gets
+    one warp per output element, 8 per block, combined with shuffles.
+    A zero fill of the output right before is folded (the sum is stored).
     The summation order changes; nothing else does.
   }];
   let options = [

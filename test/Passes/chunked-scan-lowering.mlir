@@ -6,7 +6,8 @@
 // Padding positions (start + l >= lengths[b]) get log_a = 0 and input 0, so
 // they leave the state unchanged. Groups: x head h/2, B group h/2, C group h.
 // CHECK-DAG: #[[XHEAD:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2 floordiv 2, d3)>
-// CHECK-DAG: #[[CUMIN:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>
+// CHECK-DAG: #[[HEADMAJOR:.*]] = affine_map<(d0, d1, d2) -> (d0, d2, d1)>
+// CHECK-DAG: #[[CUMIN:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
 // CHECK-DAG: #[[CL:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
 // CHECK-DAG: #[[BS:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d2, d3 floordiv 2, d4)>
 // CHECK-LABEL: func.func @chunked_dynamic
@@ -32,14 +33,18 @@
 // CHECK: %[[SIZE:.*]] = arith.minsi %[[REST]], %[[Q]]
 // CHECK: %[[XC:.*]] = tensor.extract_slice %[[X]][0, %[[T]], 0, 0] [%{{.*}}, %[[SIZE]], 1, 2]
 // CHECK: %[[LAC:.*]] = tensor.extract_slice %[[LA]][0, %[[T]], 0] [%{{.*}}, %[[SIZE]], 2]
-// Step 0: masked log_a and u = dt x.
-// CHECK: linalg.generic {{.*}} ins(%[[LAC]], %[[LEN]] :
+// Step 0: masked log_a (stored head-major) and u = dt x.
+// CHECK: linalg.generic {{.*}} #[[HEADMAJOR]]]{{.*}} ins(%[[LAC]], %[[LEN]] :
 // CHECK: arith.cmpi slt
 // CHECK: linalg.generic {indexing_maps = [#[[XHEAD]], {{.*}} ins(%[[XC]], %[[LEN]],
-// Step 0: cumsum within the chunk, and its total.
-// CHECK: linalg.generic {indexing_maps = [#[[CUMIN]], {{.*}}, iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// Step 0: cumsum within the chunk (a sum of masked terms), and its total as
+// the slice at the chunk's last token.
+// CHECK: %[[ACUM:.*]] = linalg.generic {indexing_maps = [#[[CUMIN]], {{.*}}, iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
 // CHECK: arith.cmpi ule
-// CHECK: iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: arith.select
+// CHECK: arith.addf
+// CHECK: %[[LAST:.*]] = arith.subi %[[SIZE]], %c1
+// CHECK: tensor.extract_slice %[[ACUM]][0, %[[LAST]], 0] [%{{.*}}, 1, 2] [1, 1, 1] : tensor<?x?x2xf32> to tensor<?x2xf32>
 // Step 1: C B^T in float32, then the masked decay matrix (exp only of a
 // selected exponent), then Y_diag.
 // CHECK: linalg.generic {indexing_maps = [#[[CL]], #[[BS]], {{.*}}, iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} {{.*}} outs(%{{.*}} : tensor<?x?x?x2xf32>)

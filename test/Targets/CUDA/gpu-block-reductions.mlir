@@ -28,9 +28,23 @@
 // LOWER: gpu.shuffle  xor
 // LOWER: gpu.barrier
 // LOWER-NOT: gpu.all_reduce
+// Below min-extent the reduced dimension (innermost in x) takes one warp per
+// output: 8 warps per block, lanes stride d by 32, a shuffle tree.
 // SHORT-LABEL: func.func @sum_of_squares
-// SHORT-NOT: gpu.launch
-// SHORT: linalg.generic
+// SHORT: %[[L:.*]] = memref.dim %{{.*}}, %c1
+// SHORT: %[[P:.*]] = arith.muli %{{.*}}, %[[L]]
+// SHORT: %[[BLOCKS:.*]] = arith.ceildivui %[[P]], %c8
+// SHORT: gpu.launch blocks({{.*}}) in ({{.*}} = %[[BLOCKS]], {{.*}}) threads({{.*}}) in ({{.*}} = %c256
+// SHORT: %[[LANE:.*]] = arith.remui %{{.*}}, %c32
+// SHORT: arith.cmpi ult
+// SHORT: scf.if
+// SHORT: scf.for %{{.*}} = %[[LANE]] to %c2048{{.*}} step %c32
+// SHORT-COUNT-5: gpu.shuffle  xor
+// SHORT-NOT: gpu.all_reduce
+// SHORT: memref.store
+// SHORT: gpu.terminator
+// SHORT-NEXT: }
+// SHORT-NEXT: return
 func.func @sum_of_squares(%x: memref<?x?x2048xbf16>, %out: memref<?x?xf32>) {
   linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%x : memref<?x?x2048xbf16>) outs(%out : memref<?x?xf32>) {
@@ -66,6 +80,51 @@ func.func @not_sums(%x: memref<?x512xf32>, %out: memref<?xf32>) {
     %0 = arith.mulf %acc, %a : f32
     %1 = arith.addf %acc, %0 : f32
     linalg.yield %1 : f32
+  }
+  return
+}
+
+// -----
+
+#c = affine_map<(l, s, n) -> (l, n)>
+#b = affine_map<(l, s, n) -> (s, n)>
+#o = affine_map<(l, s, n) -> (l, s)>
+#t = affine_map<(l, s, n) -> (n, s)>
+
+// The scan's C B^T: a dynamic number of outputs, 64 terms each over n, the
+// innermost index of both inputs: one warp per output, and the zero fill
+// before it is folded (the sum is stored, not added). The same contraction
+// reading B transposed (n not innermost) stays with the generic lowering.
+// CHECK-LABEL: func.func @contraction
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch
+// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK-NOT: memref.load %{{.*}} : memref<?x?xf32>
+// CHECK: memref.store %{{.*}} : memref<?x?xf32>
+// CHECK: linalg.fill
+// CHECK-NEXT: linalg.generic
+func.func @contraction(%cm: memref<?x64xbf16>, %bm: memref<?x64xbf16>, %bt: memref<64x?xbf16>, %out: memref<?x?xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<?x?xf32>)
+  linalg.generic {indexing_maps = [#c, #b, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%cm, %bm : memref<?x64xbf16>, memref<?x64xbf16>) outs(%out : memref<?x?xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %0 = arith.extf %x : bf16 to f32
+    %1 = arith.extf %y : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%out : memref<?x?xf32>)
+  linalg.generic {indexing_maps = [#c, #t, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%cm, %bt : memref<?x64xbf16>, memref<64x?xbf16>) outs(%out : memref<?x?xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %0 = arith.extf %x : bf16 to f32
+    %1 = arith.extf %y : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
   }
   return
 }
