@@ -361,8 +361,8 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
     SmallVector<OpFoldResult> xSizes = tensor::getMixedSizes(rewriter, loc, x);
     OpFoldResult batch = xSizes[0], length = xSizes[1];
     // A chunk longer than a static sequence is the sequence (as the folder
-    // does); when the chunks tile a static sequence exactly they keep static
-    // shapes, otherwise the last one is the dynamic rest.
+    // does); when the chunks tile a static sequence exactly there is no
+    // partial chunk to peel.
     int64_t chunk = op.getChunk();
     std::optional<int64_t> staticLength = getConstantIntValue(length);
     if (staticLength && *staticLength > 0)
@@ -379,34 +379,56 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
     Value upper = getValueOrCreateConstantIndexOp(rewriter, loc, length);
     Value dt = adaptor.getDt();
 
+    // One chunk of `size` tokens at `start`: the state leaving it and y with
+    // the chunk's rows written.
+    auto chunkAt = [&](OpBuilder &b, Location l, Value start, OpFoldResult size, Value carriedState,
+                       Value carriedY) -> std::pair<Value, Value> {
+      ChunkOperands in;
+      in.x = sliceChunk(b, l, x, start, size);
+      in.logA = sliceChunk(b, l, adaptor.getLogA(), start, size);
+      in.bMat = sliceChunk(b, l, adaptor.getB(), start, size);
+      in.cMat = sliceChunk(b, l, adaptor.getC(), start, size);
+      in.dt = dt ? sliceChunk(b, l, dt, start, size) : Value();
+      in.skip = adaptor.getD();
+      in.lengths = adaptor.getLengths();
+      in.start = start;
+      auto [newState, yChunk] = buildChunk(b, l, in, carriedState, batch, size, resultElement);
+      OpFoldResult zero = b.getIndexAttr(0);
+      Value y = tensor::InsertSliceOp::create(
+          b, l, yChunk, carriedY, ArrayRef<OpFoldResult>{zero, start, zero, zero},
+          ArrayRef<OpFoldResult>{batch, size, hSize, pSize},
+          SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+      return {newState, y};
+    };
     // The loop over chunks is the inter-chunk recurrence of §1.6 step 3.
-    auto buildLoop = [&](OpBuilder &builder, Location loopLoc) {
-      return scf::ForOp::create(
-        builder, loopLoc, lower, upper, step, ValueRange{state, yInit},
-        [&](OpBuilder &b, Location l, Value start, ValueRange carried) {
-          OpFoldResult size = b.getIndexAttr(chunk);
-          if (!exactChunks) {
-            Value rest = arith::SubIOp::create(b, l, upper, start);
-            size = arith::MinSIOp::create(b, l, rest, step).getResult();
-          }
-          ChunkOperands in;
-          in.x = sliceChunk(b, l, x, start, size);
-          in.logA = sliceChunk(b, l, adaptor.getLogA(), start, size);
-          in.bMat = sliceChunk(b, l, adaptor.getB(), start, size);
-          in.cMat = sliceChunk(b, l, adaptor.getC(), start, size);
-          in.dt = dt ? sliceChunk(b, l, dt, start, size) : Value();
-          in.skip = adaptor.getD();
-          in.lengths = adaptor.getLengths();
-          in.start = start;
-          auto [newState, yChunk] =
-              buildChunk(b, l, in, carried[0], batch, size, resultElement);
-          OpFoldResult zero = b.getIndexAttr(0);
-          Value y = tensor::InsertSliceOp::create(
-              b, l, yChunk, carried[1], ArrayRef<OpFoldResult>{zero, start, zero, zero},
-              ArrayRef<OpFoldResult>{batch, size, hSize, pSize},
-              SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
-          scf::YieldOp::create(b, l, ValueRange{newState, y});
-        });
+    // Its chunks all have the static length `chunk` (static shapes: cheap
+    // index arithmetic, static loop bounds in every kernel); a last, shorter
+    // chunk of a dynamic or unevenly chunked sequence is peeled off after it.
+    auto buildLoop = [&](OpBuilder &builder, Location loopLoc) -> std::pair<Value, Value> {
+      Value fullEnd = upper;
+      if (!exactChunks)
+        fullEnd = arith::MulIOp::create(builder, loopLoc,
+                                        arith::DivUIOp::create(builder, loopLoc, upper, step), step);
+      auto loop = scf::ForOp::create(
+          builder, loopLoc, lower, fullEnd, step, ValueRange{state, yInit},
+          [&](OpBuilder &b, Location l, Value start, ValueRange carried) {
+            auto [newState, y] = chunkAt(b, l, start, b.getIndexAttr(chunk), carried[0], carried[1]);
+            scf::YieldOp::create(b, l, ValueRange{newState, y});
+          });
+      if (exactChunks)
+        return {loop.getResult(0), loop.getResult(1)};
+      Value partial =
+          arith::CmpIOp::create(builder, loopLoc, arith::CmpIPredicate::ult, fullEnd, upper);
+      auto ifPartial = scf::IfOp::create(
+          builder, loopLoc, partial,
+          [&](OpBuilder &b, Location l) {
+            Value rest = arith::SubIOp::create(b, l, upper, fullEnd);
+            auto [newState, y] =
+                chunkAt(b, l, fullEnd, rest, loop.getResult(0), loop.getResult(1));
+            scf::YieldOp::create(b, l, ValueRange{newState, y});
+          },
+          [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, loop.getResults()); });
+      return {ifPartial.getResult(0), ifPartial.getResult(1)};
     };
     // A single token (decode) takes the recurrent step instead of a chunk.
     auto buildSingle = [&](OpBuilder &b, Location l) -> std::pair<Value, Value> {
@@ -433,9 +455,7 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
     if (staticLength && *staticLength == 1) {
       std::tie(stateOut, yOut) = buildSingle(rewriter, loc);
     } else if (staticLength) {
-      auto loop = buildLoop(rewriter, loc);
-      stateOut = loop.getResult(0);
-      yOut = loop.getResult(1);
+      std::tie(stateOut, yOut) = buildLoop(rewriter, loc);
     } else {
       Value single = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, upper,
                                            arith::ConstantIndexOp::create(rewriter, loc, 1));
@@ -446,8 +466,8 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
             scf::YieldOp::create(b, l, ValueRange{s1, y1});
           },
           [&](OpBuilder &b, Location l) {
-            auto loop = buildLoop(b, l);
-            scf::YieldOp::create(b, l, loop.getResults());
+            auto [s2, y2] = buildLoop(b, l);
+            scf::YieldOp::create(b, l, ValueRange{s2, y2});
           });
       stateOut = ifSingle.getResult(0);
       yOut = ifSingle.getResult(1);

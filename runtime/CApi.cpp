@@ -193,6 +193,13 @@ ssmc_status ssmc_state_reset(ssmc_session *session, int32_t slot) {
   return toC(session->session->resetState(slot));
 }
 
+ssmc_status ssmc_state_set_position(ssmc_session *session, int32_t slot,
+                                    int64_t position) {
+  if (!session)
+    return SSMC_ERR_INVALID_ARGUMENT;
+  return toC(session->session->setPosition(slot, position));
+}
+
 int64_t ssmc_state_position(const ssmc_session *session, int32_t slot) {
   return session ? session->session->position(slot) : -1;
 }

@@ -1005,5 +1005,18 @@ Status Session::resetState(int32_t slot) {
   return Status::Ok;
 }
 
+Status Session::setPosition(int32_t slot, int64_t position) {
+  if (slot < 0 || slot >= capacity)
+    return fail(Status::OutOfRange, "slot " + std::to_string(slot) +
+                                        " is outside [0, " +
+                                        std::to_string(capacity) + ")");
+  if (position < 0 || position > contextLimit)
+    return fail(Status::InvalidArgument,
+                "position " + std::to_string(position) + " is outside [0, " +
+                    std::to_string(contextLimit) + "]");
+  positions[slot] = position;
+  return Status::Ok;
+}
+
 } // namespace rt
 } // namespace ssmc

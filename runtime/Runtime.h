@@ -152,6 +152,9 @@ public:
   Status saveState(int32_t slot, void *buffer);
   Status restoreState(int32_t slot, const void *buffer);
   Status resetState(int32_t slot);
+  /// Moves `slot` to `position` (0 <= position <= max context) keeping its
+  /// state rows as they are.
+  Status setPosition(int32_t slot, int64_t position);
   /// Tokens processed by `slot` since its last reset; -1 for a bad slot.
   int64_t position(int32_t slot) const;
 

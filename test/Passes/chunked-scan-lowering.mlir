@@ -2,7 +2,8 @@
 
 // ssm.chunked_scan lowers by the chunked SSD algorithm (spec §1.6): an
 // scf.for over chunks of `chunk` tokens carrying the float32 state. With a
-// dynamic L the last chunk has the dynamic size min(chunk, L - start).
+// dynamic L the loop takes the whole chunks and a last, shorter chunk of
+// dynamic size L - FULL is peeled off after it.
 // Padding positions (start + l >= lengths[b]) get log_a = 0 and input 0, so
 // they leave the state unchanged. Groups: x head h/2, B group h/2, C group h.
 // CHECK-DAG: #[[XHEAD:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2 floordiv 2, d3)>
@@ -28,11 +29,12 @@
 // CHECK: %[[YONE:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0] [%{{.*}}, 1, 2, 2]
 // CHECK: scf.yield %[[STEP]], %[[YONE]]
 // CHECK: } else {
-// CHECK: %[[LOOP:.*]]:2 = scf.for %[[T:.*]] = %{{.*}} to %[[L]] step %[[Q]] iter_args(%[[ST:.*]] = %[[S]], %[[Y:.*]] = %{{.*}})
-// CHECK: %[[REST:.*]] = arith.subi %[[L]], %[[T]]
-// CHECK: %[[SIZE:.*]] = arith.minsi %[[REST]], %[[Q]]
-// CHECK: %[[XC:.*]] = tensor.extract_slice %[[X]][0, %[[T]], 0, 0] [%{{.*}}, %[[SIZE]], 1, 2]
-// CHECK: %[[LAC:.*]] = tensor.extract_slice %[[LA]][0, %[[T]], 0] [%{{.*}}, %[[SIZE]], 2]
+// Whole chunks of static length 4 in the loop; the rest is peeled off below.
+// CHECK: %[[NFULL:.*]] = arith.divui %[[L]], %[[Q]]
+// CHECK: %[[FULL:.*]] = arith.muli %[[NFULL]], %[[Q]]
+// CHECK: %[[LOOP:.*]]:2 = scf.for %[[T:.*]] = %{{.*}} to %[[FULL]] step %[[Q]] iter_args(%[[ST:.*]] = %[[S]], %[[Y:.*]] = %{{.*}})
+// CHECK: %[[XC:.*]] = tensor.extract_slice %[[X]][0, %[[T]], 0, 0] [%{{.*}}, 4, 1, 2]
+// CHECK: %[[LAC:.*]] = tensor.extract_slice %[[LA]][0, %[[T]], 0] [%{{.*}}, 4, 2]
 // Step 0: masked log_a (stored head-major) and u = dt x.
 // CHECK: linalg.generic {{.*}} #[[HEADMAJOR]]]{{.*}} ins(%[[LAC]], %[[LEN]] :
 // CHECK: arith.cmpi slt
@@ -43,25 +45,33 @@
 // CHECK: arith.cmpi ule
 // CHECK: arith.select
 // CHECK: arith.addf
-// CHECK: %[[LAST:.*]] = arith.subi %[[SIZE]], %c1
-// CHECK: tensor.extract_slice %[[ACUM]][0, %[[LAST]], 0] [%{{.*}}, 1, 2] [1, 1, 1] : tensor<?x?x2xf32> to tensor<?x2xf32>
+// CHECK: %[[LAST:.*]] = arith.subi %{{.*}}, %c1
+// CHECK: tensor.extract_slice %[[ACUM]][0, %[[LAST]], 0] [%{{.*}}, 1, 2] [1, 1, 1] : tensor<?x4x2xf32> to tensor<?x2xf32>
 // Step 1: C B^T in float32, then the masked decay matrix (exp only of a
 // selected exponent), then Y_diag.
-// CHECK: linalg.generic {indexing_maps = [#[[CL]], #[[BS]], {{.*}}, iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} {{.*}} outs(%{{.*}} : tensor<?x?x?x2xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[CL]], #[[BS]], {{.*}}, iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} {{.*}} outs(%{{.*}} : tensor<?x4x4x2xf32>)
 // CHECK: %[[CAUSAL:.*]] = arith.cmpi ule
 // CHECK: %[[E:.*]] = arith.select %[[CAUSAL]]
 // CHECK: math.exp %[[E]]
 // Y_diag sums over s with p innermost (an axpy over contiguous p).
 // CHECK: iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel"]
 // Step 4: S_enter . C, then y = Y_diag + exp(Acum) (S_enter . C) + D x.
-// CHECK: ins(%{{.*}}, %[[ST]] : tensor<?x?x2x3xbf16>, tensor<?x2x2x3xf32>)
+// CHECK: ins(%{{.*}}, %[[ST]] : tensor<?x4x2x3xbf16>, tensor<?x2x2x3xf32>)
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 // Steps 2-3: the carried state decayed over the chunk plus the chunk's inputs.
 // CHECK: outs(%[[ST]] : tensor<?x2x2x3xf32>)
 // CHECK: %[[NEW:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]
-// CHECK: %[[YN:.*]] = tensor.insert_slice %{{.*}} into %[[Y]][0, %[[T]], 0, 0] [%{{.*}}, %[[SIZE]], 2, 2]
+// CHECK: %[[YN:.*]] = tensor.insert_slice %{{.*}} into %[[Y]][0, %[[T]], 0, 0] [%{{.*}}, 4, 2, 2]
 // CHECK: scf.yield %[[NEW]], %[[YN]]
-// CHECK: scf.yield %[[LOOP]]#0, %[[LOOP]]#1
+// The last, shorter chunk (dynamic length L - FULL) continues from the loop.
+// CHECK: %[[PARTIAL:.*]] = arith.cmpi ult, %[[FULL]], %[[L]]
+// CHECK: %[[REST:.*]]:2 = scf.if %[[PARTIAL]]
+// CHECK: %[[SIZE:.*]] = arith.subi %[[L]], %[[FULL]]
+// CHECK: tensor.extract_slice %[[X]][0, %[[FULL]], 0, 0] [%{{.*}}, %[[SIZE]], 1, 2]
+// CHECK: tensor.insert_slice %{{.*}} into %[[LOOP]]#1[0, %[[FULL]], 0, 0] [%{{.*}}, %[[SIZE]], 2, 2]
+// CHECK: } else {
+// CHECK-NEXT: scf.yield %[[LOOP]]#0, %[[LOOP]]#1
+// CHECK: scf.yield %[[REST]]#0, %[[REST]]#1
 // CHECK: return %[[DISPATCH]]#1, %[[DISPATCH]]#0
 // CHECK-NOT: ssm.
 func.func @chunked_dynamic(%x: tensor<?x?x1x2xbf16>, %la: tensor<?x?x2xf32>, %b: tensor<?x?x1x3xbf16>,

@@ -38,6 +38,11 @@ struct BenchOptions {
   /// --budget-seconds: no configuration starts after this many seconds of
   /// the run (0: no limit); the rest are reported as skipped.
   double budgetSeconds = 0;
+  /// --skip-prefill: no prompt is run; every slot is moved to position
+  /// `prompt-len` (ssmc_state_set_position) and only decode is timed, deep
+  /// into the context at the cost of one step (the KV cache is allocated for
+  /// the whole context, so memory is as in a real run).
+  bool skipPrefill = false;
 };
 
 /// The flags, shared by both tools.

@@ -163,6 +163,12 @@ SSMC_API ssmc_status ssmc_state_restore(ssmc_session *session, int32_t slot,
                                         const void *buf);
 /* Zeroes a slot's state and its position. */
 SSMC_API ssmc_status ssmc_state_reset(ssmc_session *session, int32_t slot);
+/* Moves a slot to `position` (0 <= position <= max_context) and leaves its
+ * state rows as they are, so that later steps attend to whatever the KV
+ * rows hold: for measuring decode steps deep into a context without
+ * prefilling it (`ssmc bench --skip-prefill`). */
+SSMC_API ssmc_status ssmc_state_set_position(ssmc_session *session,
+                                             int32_t slot, int64_t position);
 /* Tokens processed by a slot since its last reset; -1 for a bad slot. */
 SSMC_API int64_t ssmc_state_position(const ssmc_session *session,
                                      int32_t slot);

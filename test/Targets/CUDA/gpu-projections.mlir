@@ -6,17 +6,17 @@
 #w = affine_map<(b, l, n, k) -> (n, k)>
 #o = affine_map<(b, l, n, k) -> (b, l, n)>
 
-// A bf16 projection: at most 16 activation rows take a warp kernel (one
+// A bf16 projection: at most 4 activation rows take a warp kernel (one
 // warp per weight row, 16-byte loads of the weight row, a shuffle tree):
 // one row has its own kernel, more rows a register tile of 4 rows; more
-// than 16 rows call the vendor GEMM, and the original op runs when that
+// than 4 rows call the vendor GEMM, and the original op runs when that
 // reports "unsupported". k = 64 is shorter than one unrolled step: only the
 // per-lane loop remains. Without a zero fill before, the sums are added.
 // CHECK-LABEL: func.func @projection
 // CHECK: %[[B:.*]] = memref.dim %{{.*}}, %c0
 // CHECK: %[[L:.*]] = memref.dim %{{.*}}, %c1
 // CHECK: %[[M:.*]] = arith.muli %{{.*}}, %[[L]]
-// CHECK: %[[SMALL:.*]] = arith.cmpi ule, %[[M]], %c16
+// CHECK: %[[SMALL:.*]] = arith.cmpi ule, %[[M]], %c4
 // CHECK: scf.if %[[SMALL]] {
 // CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[M]], %c1
 // CHECK: scf.if %[[ONE]] {

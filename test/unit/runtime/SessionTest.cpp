@@ -106,6 +106,21 @@ TEST_F(RuntimeSession, PrefillMatchesToy) {
   ssmc_session_free(s);
 }
 
+TEST_F(RuntimeSession, SetPositionMovesOnlyThePosition) {
+  ssmc_session *s = makeSession(2, 64);
+  EXPECT_EQ(ssmc_state_set_position(s, 1, 40), SSMC_OK);
+  EXPECT_EQ(ssmc_state_position(s, 1), 40);
+  EXPECT_EQ(ssmc_state_position(s, 0), 0);
+  EXPECT_EQ(ssmc_state_set_position(s, 1, 64), SSMC_OK);
+  EXPECT_EQ(ssmc_state_set_position(s, 1, 65), SSMC_ERR_INVALID_ARGUMENT);
+  EXPECT_CONTAINS(ssmc_last_error(s), "position 65 is outside [0, 64]");
+  EXPECT_EQ(ssmc_state_set_position(s, 2, 0), SSMC_ERR_OUT_OF_RANGE);
+  EXPECT_EQ(ssmc_state_set_position(s, 0, -1), SSMC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(ssmc_state_set_position(nullptr, 0, 0), SSMC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(ssmc_state_position(s, 1), 64);
+  ssmc_session_free(s);
+}
+
 TEST_F(RuntimeSession, RaggedBatchMatchesSeparateRuns) {
   const std::vector<std::vector<int32_t>> prompts = {
       {1, 2, 3, 4, 5, 6, 7}, {42}, {9, 8, 7}, {0, 63}};
