@@ -9,10 +9,13 @@
 //
 //  * M <= max-rows (decode): one warp per weight row. The lanes stride along
 //    k with 16-byte vector loads of the weight row, so a warp reads 512
-//    contiguous bytes per step; the accumulators of `rows-per-tile`
-//    activation rows live in registers (a weight vector is loaded once per
-//    tile and used for each row), and the warp reduces them with shuffles.
-//    The weights are streamed once per tile of rows.
+//    contiguous bytes per step, `unroll` steps' loads issued before their
+//    FMAs; the accumulators of `rows-per-tile` activation rows live in
+//    registers (a weight vector is loaded once per tile and used for each
+//    row), and the warp reduces them with shuffles. One row (batch-1 decode)
+//    has its own kernel without the tile. A zero fill of the output right
+//    before is folded (the sum is stored), and so is an elementwise consumer
+//    of the output (the projection's rounding, a residual add, a gate).
 //  * M > max-rows (prefill, large batches): a call of the device's vendor
 //    matrix product (`ssmc_device.gemm`, cuBLAS when the runtime finds it),
 //    through `@ssmc_gpu_gemm_<x>_<w>` defined by the launch code. Where it
