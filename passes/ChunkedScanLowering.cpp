@@ -37,6 +37,7 @@
 #include "dialects/ssm/SSMOps.h"
 #include "dialects/ssm/SSMTypes.h"
 #include "passes/LinalgBuilders.h"
+#include "passes/StatefulLowerings.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -264,89 +265,6 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   return {newState, y};
 }
 
-/// One token for the whole batch (a decode step, sequence length 1): the
-/// recurrence of spec §1.7 itself, S' = a S + u (x) B and y = S' . C + D x,
-/// in three ops instead of a chunk's dozen (the chunk's segsum, C B^T and
-/// decay matrices are all 1 x 1 here). A sequence whose length is 0 keeps
-/// its state (a = 1, u = 0), as in the chunked form.
-std::pair<Value, Value> buildStep(OpBuilder &b, Location loc, const ChunkOperands &in,
-                                  Value state, Value yDest, Type resultElement) {
-  MLIRContext *ctx = b.getContext();
-  Type f32 = b.getF32Type();
-  auto stateType = cast<RankedTensorType>(state.getType());
-  int64_t heads = stateType.getDimSize(1);
-  auto groupSize = [&](Value v) { return heads / cast<RankedTensorType>(v.getType()).getDimSize(2); };
-  int64_t rx = groupSize(in.x), rb = groupSize(in.bMat), rc = groupSize(in.cMat);
-  auto map = [&](unsigned n, ArrayRef<AffineExpr> results) {
-    return AffineMap::get(n, 0, results, ctx);
-  };
-  SmallVector<AffineExpr> d;
-  for (unsigned i = 0; i < 5; ++i)
-    d.push_back(getAffineDimExpr(i, ctx));
-  AffineExpr zero = getAffineConstantExpr(0, ctx);
-
-  // S'[b,h,p,n] = a[b,h] S[b,h,p,n] + u[b,h,p] B[b,h/rb,n] over (b, h, p, n),
-  // written over S (its last use).
-  SmallVector<Value> inputs = {in.logA, in.x, in.bMat, in.lengths};
-  SmallVector<AffineMap> maps = {map(4, {d[0], zero, d[1]}),
-                                 map(4, {d[0], zero, d[1].floorDiv(rx), d[2]}),
-                                 map(4, {d[0], zero, d[1].floorDiv(rb), d[3]}), map(4, {d[0]})};
-  if (in.dt) {
-    inputs.push_back(in.dt);
-    maps.push_back(map(4, {d[0], zero, d[1]}));
-  }
-  maps.push_back(map(4, {d[0], d[1], d[2], d[3]}));
-  Value newState = buildGenericInto(
-      b, loc, inputs, state, maps, {}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Value len = arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[3]);
-        Value real = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sgt, len,
-                                           arith::ConstantIndexOp::create(nb, l, 0));
-        Value u = castFloat(nb, l, args[1], f32);
-        if (in.dt)
-          u = arith::MulFOp::create(nb, l, castFloat(nb, l, args[4], f32), u);
-        Value decay = math::ExpOp::create(nb, l, castFloat(nb, l, args[0], f32));
-        Value updated = arith::AddFOp::create(
-            nb, l, arith::MulFOp::create(nb, l, decay, args.back()),
-            arith::MulFOp::create(nb, l, u, castFloat(nb, l, args[2], f32)));
-        return arith::SelectOp::create(nb, l, real, updated, args.back());
-      });
-
-  // y[b,0,h,p] = sum_n S'[b,h,p,n] C[b,h/rc,n] (+ D[h] x[b,h/rx,p]) over
-  // (b, h, p, n), accumulated in f32 from D x; the last op writes `yDest`
-  // (`B x 1 x H x P`), so that y is computed in place.
-  SmallVector<OpFoldResult> ySizes = tensor::getMixedSizes(b, loc, yDest);
-  Value accDest = resultElement == f32 ? yDest : tensor::EmptyOp::create(b, loc, ySizes, f32);
-  Value init;
-  if (in.skip) {
-    init = buildGenericInto(
-        b, loc, ValueRange{in.skip, in.x}, accDest,
-        {map(4, {d[2]}), map(4, {d[0], d[1], d[2].floorDiv(rx), d[3]}), map(4, {d[0], d[1], d[2], d[3]})},
-        {}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-          return arith::MulFOp::create(nb, l, castFloat(nb, l, args[0], f32),
-                                       castFloat(nb, l, args[1], f32));
-        });
-  } else {
-    init = linalg::FillOp::create(b, loc, ValueRange{floatConstant(b, loc, f32, 0.0)}, accDest)
-               .getResult(0);
-  }
-  Value yAcc = buildGenericInto(
-      b, loc, ValueRange{newState, in.cMat}, init,
-      {map(5, {d[0], d[2], d[3], d[4]}), map(5, {d[0], d[1], d[2].floorDiv(rc), d[4]}),
-       map(5, {d[0], d[1], d[2], d[3]})},
-      {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        return arith::AddFOp::create(
-            nb, l, args[2], arith::MulFOp::create(nb, l, args[0], castFloat(nb, l, args[1], f32)));
-      });
-  if (resultElement == f32)
-    return {newState, yAcc};
-  Value y = buildGenericInto(b, loc, ValueRange{yAcc}, yDest,
-                             {map(4, {d[0], d[1], d[2], d[3]}), map(4, {d[0], d[1], d[2], d[3]})}, {},
-                             [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                               return castFloat(nb, l, args[0], resultElement);
-                             });
-  return {newState, y};
-}
-
 struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(ChunkedScanOp op, OpAdaptor adaptor,
@@ -430,25 +348,27 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
           [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, loop.getResults()); });
       return {ifPartial.getResult(0), ifPartial.getResult(1)};
     };
-    // A single token (decode) takes the recurrent step instead of a chunk.
+    // A single token (decode) takes the recurrence itself (spec §1.5; three
+    // ops instead of a chunk's dozen, whose segsum, C B^T and decay matrices
+    // are all 1 x 1 here). y goes into yInit's first token, so that both
+    // branches of the dispatch below yield the buffers they were given (no
+    // new ones).
     auto buildSingle = [&](OpBuilder &b, Location l) -> std::pair<Value, Value> {
-      OpFoldResult one = b.getIndexAttr(1);
-      ChunkOperands in;
-      in.x = sliceChunk(b, l, x, arith::ConstantIndexOp::create(b, l, 0), one);
-      in.logA = sliceChunk(b, l, adaptor.getLogA(), arith::ConstantIndexOp::create(b, l, 0), one);
-      in.bMat = sliceChunk(b, l, adaptor.getB(), arith::ConstantIndexOp::create(b, l, 0), one);
-      in.cMat = sliceChunk(b, l, adaptor.getC(), arith::ConstantIndexOp::create(b, l, 0), one);
-      in.dt = dt ? sliceChunk(b, l, dt, arith::ConstantIndexOp::create(b, l, 0), one) : Value();
+      Value first = arith::ConstantIndexOp::create(b, l, 0);
+      ScanStepOperands in;
+      in.x = sliceAtTime(b, l, x, first);
+      in.logA = sliceAtTime(b, l, adaptor.getLogA(), first);
+      in.bMat = sliceAtTime(b, l, adaptor.getB(), first);
+      in.cMat = sliceAtTime(b, l, adaptor.getC(), first);
+      in.dt = dt ? sliceAtTime(b, l, dt, first) : Value();
       in.skip = adaptor.getD();
-      in.lengths = adaptor.getLengths();
-      // y is written into yInit's first token, so that both branches of the
-      // dispatch below yield the buffers they were given (no new ones).
-      OpFoldResult zero = b.getIndexAttr(0);
-      SmallVector<OpFoldResult> offsets(4, zero), strides(4, one);
-      SmallVector<OpFoldResult> sizes = {batch, one, hSize, pSize};
-      Value yFirst = tensor::ExtractSliceOp::create(b, l, yInit, offsets, sizes, strides);
-      auto [newState, y] = buildStep(b, l, in, state, yFirst, resultElement);
-      return {newState, tensor::InsertSliceOp::create(b, l, y, yInit, offsets, sizes, strides)
+      auto [newState, y] = buildScanStep(b, l, in, state, ScanStepMask{adaptor.getLengths(), first},
+                                         resultElement);
+      OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+      return {newState, tensor::InsertSliceOp::create(
+                            b, l, y, yInit, SmallVector<OpFoldResult>(4, zero),
+                            ArrayRef<OpFoldResult>{batch, one, hSize, pSize},
+                            SmallVector<OpFoldResult>(4, one))
                             .getResult()};
     };
     Value yOut, stateOut;

@@ -225,21 +225,11 @@ struct CausalConv1dStepLowering : OpConversionPattern<CausalConv1dStepOp> {
   }
 };
 
-/// The per-token operands of one scan step, each `B x ...` (the time
-/// dimension already sliced away). `dt` and `skip` may be null.
-struct ScanStepOperands {
-  Value x, logA, bMat, cMat, dt, skip;
-};
-
-/// Sequences whose token `time` is padding keep their state: `lengths` (B)
-/// and `time` (index); both null for a step without lengths (state_update).
-struct ScanStepMask {
-  Value lengths, time;
-};
+} // namespace
 
 /// One step of the SSD recurrence (spec §1.5) on `state : B x H x P x N`
 /// (float32). Returns the new state and `y : B x H x P` in `resultElement`.
-std::pair<Value, Value> buildScanStep(OpBuilder &b, Location loc, const ScanStepOperands &in,
+std::pair<Value, Value> ssmc::buildScanStep(OpBuilder &b, Location loc, const ScanStepOperands &in,
                                       Value state, ScanStepMask mask, Type resultElement) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
@@ -321,7 +311,7 @@ std::pair<Value, Value> buildScanStep(OpBuilder &b, Location loc, const ScanStep
 }
 
 /// `seq[:, time]` without the time dimension (`B x L x ...` -> `B x ...`).
-Value sliceAtTime(OpBuilder &b, Location loc, Value seq, Value time) {
+Value ssmc::sliceAtTime(OpBuilder &b, Location loc, Value seq, Value time) {
   auto type = cast<RankedTensorType>(seq.getType());
   int64_t rank = type.getRank();
   SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
@@ -334,6 +324,8 @@ Value sliceAtTime(OpBuilder &b, Location loc, Value seq, Value time) {
   return tensor::ExtractSliceOp::create(b, loc, RankedTensorType::get(shape, type.getElementType()),
                                         seq, offsets, sizes, strides);
 }
+
+namespace {
 
 /// The recurrent lowering of selective_scan (templated on the op so that
 /// any scan op with its operands could reuse it): an scf.for over time

@@ -8,7 +8,10 @@
 #ifndef SSMC_PASSES_STATEFULLOWERINGS_H
 #define SSMC_PASSES_STATEFULLOWERINGS_H
 
+#include "mlir/IR/Builders.h"
 #include "mlir/Transforms/DialectConversion.h"
+
+#include <utility>
 
 namespace ssmc {
 
@@ -25,6 +28,30 @@ public:
 /// `converter`.
 void populateSSMStatefulLoweringPatterns(const mlir::TypeConverter &converter,
                                          mlir::RewritePatternSet &patterns);
+
+/// The per-token operands of one scan step, each `B x ...` (the time
+/// dimension already sliced away). `dt` and `skip` may be null.
+struct ScanStepOperands {
+  mlir::Value x, logA, bMat, cMat, dt, skip;
+};
+
+/// Sequences whose token `time` is padding keep their state: `lengths` (B)
+/// and `time` (index); both null for a step without lengths (state_update).
+struct ScanStepMask {
+  mlir::Value lengths, time;
+};
+
+/// One step of the SSD recurrence (spec §1.5) on `state : B x H x P x N`
+/// (float32), written over `state`. Returns the new state and
+/// `y : B x H x P` in `resultElement`. Shared by the recurrent lowerings and
+/// the chunked scan's single-token (decode) case.
+std::pair<mlir::Value, mlir::Value> buildScanStep(mlir::OpBuilder &b, mlir::Location loc,
+                                                  const ScanStepOperands &in, mlir::Value state,
+                                                  ScanStepMask mask, mlir::Type resultElement);
+
+/// `seq[:, time]` without the time dimension (`B x L x ...` -> `B x ...`).
+mlir::Value sliceAtTime(mlir::OpBuilder &b, mlir::Location loc, mlir::Value seq,
+                        mlir::Value time);
 
 } // namespace ssmc
 

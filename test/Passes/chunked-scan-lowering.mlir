@@ -16,15 +16,16 @@
 // CHECK-SAME: %[[S:[^:]*]]: tensor<?x2x2x3xf32>, %[[LEN:[^:]*]]: tensor<?xi32>,
 // CHECK: %[[L:.*]] = tensor.dim %[[X]], %c1
 // CHECK: %[[Q:.*]] = arith.constant 4 : index
-// A single token (decode) takes the recurrence itself: S' = exp(log_a) S +
-// (dt x) B over (b, h, p, n) in place, then y = S' . C + D x into the first
-// token of y; longer sequences take the chunks.
+// A single token (decode) takes the recurrence itself (the shared scan
+// step): S' = exp(log_a) S + (dt x) B over (b, h, p, n) in place, masked by
+// 0 < lengths[b], then y = S' . C + D x, inserted as y's first token; longer
+// sequences take the chunks.
 // CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[L]], %c1
 // CHECK: %[[DISPATCH:.*]]:2 = scf.if %[[ONE]]
 // CHECK: %[[STEP:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel"]{{.*}} outs(%[[S]] : tensor<?x2x2x3xf32>)
-// CHECK: arith.cmpi sgt
 // CHECK: math.exp
-// CHECK: iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[STEP]],
+// CHECK: arith.cmpi slt
+// CHECK: iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.*}} ins(%[[STEP]],
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 // CHECK: %[[YONE:.*]] = tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0] [%{{.*}}, 1, 2, 2]
 // CHECK: scf.yield %[[STEP]], %[[YONE]]
