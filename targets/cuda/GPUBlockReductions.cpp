@@ -23,7 +23,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "targets/cuda/CUDAPasses.h"
-#include "targets/cuda/ZeroFills.h"
+#include "targets/cuda/KernelBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -231,13 +231,7 @@ struct GPUBlockReductionsPass
     }
     Value total = lanes.getResult(0);
     if (warpPerOutput) {
-      // A shuffle tree within the warp.
-      Value width = arith::ConstantIntOp::create(b, loc, kWarp, 32);
-      for (int64_t offset = kWarp / 2; offset >= 1; offset /= 2) {
-        Value off = arith::ConstantIntOp::create(b, loc, offset, 32);
-        auto shuffled = gpu::ShuffleOp::create(b, loc, total, off, width, gpu::ShuffleMode::XOR);
-        total = arith::AddFOp::create(b, loc, total, shuffled.getShuffleResult());
-      }
+      total = ssmc::cuda::warpSum(b, loc, total);
     } else {
       // gpu.all_reduce: shuffles within warps, then across them through
       // workgroup memory (ssm-gpu-lower-all-reduce).

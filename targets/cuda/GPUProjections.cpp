@@ -28,7 +28,7 @@
 #include "targets/cuda/CUDAPasses.h"
 
 #include "passes/ProjectionMatch.h"
-#include "targets/cuda/ZeroFills.h"
+#include "targets/cuda/KernelBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -250,14 +250,9 @@ struct ProjectionEmitter {
         acc.assign(tail.getResults().begin(), tail.getResults().end());
       }
       Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
-      Value width = arith::ConstantIntOp::create(b, loc, kWarp, 32);
       for (int64_t j = 0; j < rowsPerTile; ++j) {
-        Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc[j]);
-        for (int64_t offset = kWarp / 2; offset >= 1; offset /= 2) {
-          Value off = arith::ConstantIntOp::create(b, loc, offset, 32);
-          auto shuffled = gpu::ShuffleOp::create(b, loc, sum, off, width, gpu::ShuffleMode::XOR);
-          sum = arith::AddFOp::create(b, loc, sum, shuffled.getShuffleResult());
-        }
+        Value sum = ssmc::cuda::warpSum(
+            b, loc, vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc[j]));
         Value m = arith::AddIOp::create(b, loc, m0, index(j));
         Value valid = arith::AndIOp::create(
             b, loc, isLane0, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, m, rows));

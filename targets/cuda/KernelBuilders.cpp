@@ -1,6 +1,8 @@
-//===- ZeroFills.cpp - accumulators that start from a zero fill -----------===//
+//===- KernelBuilders.cpp - pieces shared by the kernel passes -------------===//
 
-#include "targets/cuda/ZeroFills.h"
+#include "targets/cuda/KernelBuilders.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -38,4 +40,15 @@ linalg::FillOp ssmc::cuda::zeroFillBefore(Operation *op, Value out) {
       return {};
   }
   return {};
+}
+
+Value ssmc::cuda::warpSum(OpBuilder &b, Location loc, Value value) {
+  constexpr int32_t kWarp = 32;
+  Value width = arith::ConstantIntOp::create(b, loc, kWarp, 32);
+  for (int32_t offset = kWarp / 2; offset >= 1; offset /= 2) {
+    Value off = arith::ConstantIntOp::create(b, loc, offset, 32);
+    auto shuffled = gpu::ShuffleOp::create(b, loc, value, off, width, gpu::ShuffleMode::XOR);
+    value = arith::AddFOp::create(b, loc, value, shuffled.getShuffleResult());
+  }
+  return value;
 }
