@@ -174,37 +174,40 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   Value total = tensor::ExtractSliceOp::create(b, loc, totalType, acum, totalOffsets, totalSizes,
                                                unitStrides);
 
-  // Step 1: CB[b,l,s,h] = C[b,l,h/rc] . B[b,s,h/rb] over loops (b, l, s, h, n),
-  // float32 like the production kernel's C B^T.
+  // Step 1: CB[b,h,l,s] = C[b,l,h/rc] . B[b,s,h/rb] over loops (b, l, s, h, n),
+  // float32 like the production kernel's C B^T. Stored head-major: each
+  // head's q x q block is contiguous (a tiled GPU kernel writes its rows
+  // whole, and Y_diag reads them along s).
   Value cb = buildGenericInto(
-      b, loc, ValueRange{in.cMat, in.bMat}, zeros({batch, q, q, hSize}),
+      b, loc, ValueRange{in.cMat, in.bMat}, zeros({batch, hSize, q, q}),
       {map(5, {d5[0], d5[1], d5[3].floorDiv(rc), d5[4]}),
-       map(5, {d5[0], d5[2], d5[3].floorDiv(rb), d5[4]}), map(5, {d5[0], d5[1], d5[2], d5[3]})},
+       map(5, {d5[0], d5[2], d5[3].floorDiv(rb), d5[4]}), map(5, {d5[0], d5[3], d5[1], d5[2]})},
       {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         return add(nb, l, args[2],
                    mul(nb, l, castFloat(nb, l, args[0], f32), castFloat(nb, l, args[1], f32)));
       });
   // Step 1: times the decay matrix exp(segsum(log_a)), lower triangle only;
   // the s > l entries are selected to 0 before any exp could overflow.
+  // Loops (b, h, l, s).
   Value weights = buildGenericInto(
       b, loc, ValueRange{acum, acum}, cb,
-      {map(4, {d4[0], d4[1], d4[3]}), map(4, {d4[0], d4[2], d4[3]}), map(4, d4)}, {},
+      {map(4, {d4[0], d4[2], d4[1]}), map(4, {d4[0], d4[3], d4[1]}), map(4, d4)}, {},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         // Branch-free masking: the exponent is replaced by 0 above the
         // diagonal, so exp only ever sees sums of log_a over s < k <= l.
-        Value causal = notAfter(nb, l, 2, 1);
+        Value causal = notAfter(nb, l, 3, 2);
         Value zero = floatConstant(nb, l, f32, 0.0);
         Value exponent =
             arith::SelectOp::create(nb, l, causal, subf(nb, l, args[0], args[1]), zero);
         Value weighted = mul(nb, l, args[2], expOf(nb, l, exponent));
         return arith::SelectOp::create(nb, l, causal, weighted, zero);
       });
-  // Step 1: Y_diag[b,l,h,p] = sum_s weights[b,l,s,h] u[b,s,h,p] over loops
+  // Step 1: Y_diag[b,l,h,p] = sum_s weights[b,h,l,s] u[b,s,h,p] over loops
   // (b, l, h, s, p): p innermost, contiguous in u and Y_diag, so the inner
   // loop is a vectorizable axpy rather than a strided dot product.
   Value yDiag = buildGenericInto(
       b, loc, ValueRange{weights, u}, zeros(seqHP),
-      {map(5, {d5[0], d5[1], d5[3], d5[2]}), map(5, {d5[0], d5[3], d5[2], d5[4]}),
+      {map(5, {d5[0], d5[2], d5[1], d5[3]}), map(5, {d5[0], d5[3], d5[2], d5[4]}),
        map(5, {d5[0], d5[1], d5[2], d5[4]})},
       {3}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         return add(nb, l, args[2], mul(nb, l, args[0], args[1]));

@@ -71,12 +71,17 @@ Value convertElements(OpBuilder &b, Location loc, Value v, Type elementType) {
                           });
 }
 
-/// `act(acc + bias)` rounded to `elementType`, with `bias : C` broadcast
-/// along the leading dimensions of `acc : ... x C`.
+/// `act(acc + bias)` rounded to `init`'s element type and written into
+/// `init`, with `bias : C` broadcast along the leading dimensions of
+/// `acc : ... x C`.
 Value buildConvEpilogue(OpBuilder &b, Location loc, Value acc, Value bias, Activation activation,
-                        Type elementType) {
+                        Value init) {
   Type f32 = b.getF32Type();
-  return buildElementwise(b, loc, ValueRange{acc, bias}, elementType,
+  Type elementType = cast<RankedTensorType>(init.getType()).getElementType();
+  int64_t rank = cast<RankedTensorType>(acc.getType()).getRank();
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  AffineMap channel = AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, b.getContext()));
+  return buildGenericInto(b, loc, ValueRange{acc, bias}, init, {identity, channel, identity}, {},
                           [&](OpBuilder &nb, Location l, ValueRange args) {
                             Value v = arith::AddFOp::create(nb, l, args[0],
                                                             castFloat(nb, l, args[1], f32));
@@ -115,65 +120,189 @@ struct CausalConv1dLowering : OpConversionPattern<CausalConv1dOp> {
     Type f32 = rewriter.getF32Type();
     Value input = adaptor.getInput();
     Value state = refineBatch(rewriter, loc, adaptor.getState(), input);
+    Type stateElement = cast<RankedTensorType>(state.getType()).getElementType();
     int64_t width = cast<RankedTensorType>(op.getWeight().getType()).getDimSize(2);
     SmallVector<OpFoldResult> inSizes = tensor::getMixedSizes(rewriter, loc, input);
     OpFoldResult batch = inSizes[0], length = inSizes[1], channels = inSizes[2];
-    OpFoldResult zero = rewriter.getIndexAttr(0), one = rewriter.getIndexAttr(1);
     OpFoldResult widthSize = rewriter.getIndexAttr(width);
-    SmallVector<OpFoldResult> unitStrides(3, one);
-
-    // history[b, j, c] = input at time j - W: the state (stored C x W) first,
-    // transposed to time-major, then the sequence.
-    Value history = tensor::EmptyOp::create(
-        rewriter, loc, ArrayRef<OpFoldResult>{batch, addToSize(rewriter, loc, length, width), channels},
-        f32);
-    Value stateTimeMajor = tensor::EmptyOp::create(
-        rewriter, loc, ArrayRef<OpFoldResult>{batch, widthSize, channels}, f32);
-    AffineMap transposed = AffineMap::get(
-        3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(2, ctx), getAffineDimExpr(1, ctx)}, ctx);
-    stateTimeMajor = buildGenericInto(rewriter, loc, ValueRange{state}, stateTimeMajor,
-                                      {transposed, rewriter.getMultiDimIdentityMap(3)}, {},
-                                      [&](OpBuilder &b, Location l, ValueRange args) {
-                                        return castFloat(b, l, args[0], f32);
-                                      });
-    history = tensor::InsertSliceOp::create(rewriter, loc, stateTimeMajor, history,
-                                            ArrayRef<OpFoldResult>{zero, zero, zero},
-                                            ArrayRef<OpFoldResult>{batch, widthSize, channels},
-                                            unitStrides);
-    history = tensor::InsertSliceOp::create(
-        rewriter, loc, convertElements(rewriter, loc, input, f32), history,
-        ArrayRef<OpFoldResult>{zero, widthSize, zero}, inSizes, unitStrides);
-
-    // Output t reads times t - (W-1) .. t, i.e. history[t + 1 + k]: drop the
-    // oldest state entry (it only matters for the new state) and convolve.
-    Value window = tensor::ExtractSliceOp::create(
-        rewriter, loc, history, ArrayRef<OpFoldResult>{zero, one, zero},
-        ArrayRef<OpFoldResult>{batch, addToSize(rewriter, loc, length, width - 1), channels},
-        unitStrides);
+    SmallVector<OpFoldResult> unitStrides(3, rewriter.getIndexAttr(1));
     AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
                d2 = getAffineDimExpr(2, ctx), d3 = getAffineDimExpr(3, ctx);
-    AffineMap windowMap = AffineMap::get(4, 0, {d0, d1 + d3, d2}, ctx);
-    Value acc = buildConvReduction(rewriter, loc, window, windowMap, adaptor.getWeight(), inSizes);
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
-    Value out = buildConvEpilogue(rewriter, loc, acc, adaptor.getBias(), op.getActivation(),
-                                  resultType.getElementType());
+    // Both ways below write the output into this buffer and the new state
+    // over the old one, so that the dispatch between them yields the buffers
+    // it was given (no allocation escapes a branch).
+    Value outInit = tensor::EmptyOp::create(rewriter, loc, inSizes, resultType.getElementType());
 
-    // state_out[b, c, k] = input at time lengths[b] - W + k = history[lengths[b] + k].
-    // Lengths are clamped to [0, L] so that a bad length cannot read out of bounds.
-    Type stateElement = cast<RankedTensorType>(state.getType()).getElementType();
-    Value lengthValue = getValueOrCreateConstantIndexOp(rewriter, loc, length);
-    Value stateOut = buildMapped(
-        rewriter, loc, ValueRange{adaptor.getLengths()}, {AffineMap::get(3, 0, {d0}, ctx)}, state,
-        stateElement, [&](OpBuilder &b, Location l, ValueRange args) {
-          Value len = arith::IndexCastOp::create(b, l, b.getIndexType(), args[0]);
-          len = arith::MaxSIOp::create(b, l, len, arith::ConstantIndexOp::create(b, l, 0));
-          len = arith::MinSIOp::create(b, l, len, lengthValue);
-          Value time = arith::AddIOp::create(b, l, len, linalg::IndexOp::create(b, l, 2));
-          Value v = tensor::ExtractOp::create(
-              b, l, history,
-              ValueRange{linalg::IndexOp::create(b, l, 0), time, linalg::IndexOp::create(b, l, 1)});
-          return castFloat(b, l, v, stateElement);
-        });
+    // A whole sequence: history[b, j, c] = input at time j - W, the state
+    // (stored C x W) first, transposed to time-major, then the sequence.
+    auto buildSequence = [&](OpBuilder &b, Location l) -> std::pair<Value, Value> {
+      OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+      Value history = tensor::EmptyOp::create(
+          b, l, ArrayRef<OpFoldResult>{batch, addToSize(b, l, length, width), channels}, f32);
+      Value stateTimeMajor =
+          tensor::EmptyOp::create(b, l, ArrayRef<OpFoldResult>{batch, widthSize, channels}, f32);
+      AffineMap transposed = AffineMap::get(3, 0, {d0, d2, d1}, ctx);
+      stateTimeMajor = buildGenericInto(b, l, ValueRange{state}, stateTimeMajor,
+                                        {transposed, b.getMultiDimIdentityMap(3)}, {},
+                                        [&](OpBuilder &nb, Location nl, ValueRange args) {
+                                          return castFloat(nb, nl, args[0], f32);
+                                        });
+      history = tensor::InsertSliceOp::create(b, l, stateTimeMajor, history,
+                                              ArrayRef<OpFoldResult>{zero, zero, zero},
+                                              ArrayRef<OpFoldResult>{batch, widthSize, channels},
+                                              unitStrides);
+      history = tensor::InsertSliceOp::create(b, l, convertElements(b, l, input, f32), history,
+                                              ArrayRef<OpFoldResult>{zero, widthSize, zero},
+                                              inSizes, unitStrides);
+
+      // Output t reads times t - (W-1) .. t, i.e. history[t + 1 + k]: drop
+      // the oldest state entry (it only matters for the new state) and
+      // convolve.
+      Value window = tensor::ExtractSliceOp::create(
+          b, l, history, ArrayRef<OpFoldResult>{zero, one, zero},
+          ArrayRef<OpFoldResult>{batch, addToSize(b, l, length, width - 1), channels},
+          unitStrides);
+      AffineMap windowMap = AffineMap::get(4, 0, {d0, d1 + d3, d2}, ctx);
+      Value acc = buildConvReduction(b, l, window, windowMap, adaptor.getWeight(), inSizes);
+      Value out = buildConvEpilogue(b, l, acc, adaptor.getBias(), op.getActivation(), outInit);
+
+      // state_out[b, c, k] = input at time lengths[b] - W + k =
+      // history[lengths[b] + k]. Lengths are clamped to [0, L] so that a bad
+      // length cannot read out of bounds. Written over the old state (its
+      // last reader was the history above); a sequence without tokens keeps
+      // its element as it is (history[k] is that element too, but a body
+      // that never read its output would let canonicalization give the op a
+      // fresh buffer, and the dispatch's branches then different ones).
+      Value lengthValue = getValueOrCreateConstantIndexOp(b, l, length);
+      Value stateOut = buildGenericInto(
+          b, l, ValueRange{adaptor.getLengths()},
+          state, {AffineMap::get(3, 0, {d0}, ctx), b.getMultiDimIdentityMap(3)}, {},
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value len = arith::IndexCastOp::create(nb, nl, nb.getIndexType(), args[0]);
+            len = arith::MaxSIOp::create(nb, nl, len, arith::ConstantIndexOp::create(nb, nl, 0));
+            len = arith::MinSIOp::create(nb, nl, len, lengthValue);
+            Value time = arith::AddIOp::create(nb, nl, len, linalg::IndexOp::create(nb, nl, 2));
+            Value v = tensor::ExtractOp::create(nb, nl, history,
+                                                ValueRange{linalg::IndexOp::create(nb, nl, 0), time,
+                                                           linalg::IndexOp::create(nb, nl, 1)});
+            Value noTokens = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, len,
+                                                   arith::ConstantIndexOp::create(nb, nl, 0));
+            return arith::SelectOp::create(nb, nl, noTokens, args[1],
+                                           castFloat(nb, nl, v, stateElement))
+                .getResult();
+          });
+      return {out, stateOut};
+    };
+
+    // A single token (decode): the window is the state's newest W-1 entries
+    // and the token, so the output is one elementwise op with the W taps
+    // unrolled, and the new state the window itself. Three ops instead of
+    // the sequence's history, transposes, fill, reduction and epilogue.
+    auto buildSingle = [&](OpBuilder &b, Location l) -> std::pair<Value, Value> {
+      Value weight = adaptor.getWeight(), token = input;
+      Activation activation = op.getActivation();
+      Type resultElement = resultType.getElementType();
+      auto tapAt = [&](OpBuilder &nb, Location nl, Value batchIdx, Value channel,
+                       int64_t k) -> Value {
+        if (k == width - 1)
+          return castFloat(nb, nl,
+                           tensor::ExtractOp::create(
+                               nb, nl, token,
+                               ValueRange{batchIdx, arith::ConstantIndexOp::create(nb, nl, 0),
+                                          channel}),
+                           f32);
+        return castFloat(nb, nl,
+                         tensor::ExtractOp::create(
+                             nb, nl, state,
+                             ValueRange{batchIdx, channel,
+                                        arith::ConstantIndexOp::create(nb, nl, k + 1)}),
+                         f32);
+      };
+      AffineMap channelMap = AffineMap::get(3, 0, {d2}, ctx);
+      Value out = buildGenericInto(
+          b, l, ValueRange{adaptor.getBias()}, outInit,
+          {channelMap, b.getMultiDimIdentityMap(3)}, {},
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value batchIdx = linalg::IndexOp::create(nb, nl, 0);
+            Value channel = linalg::IndexOp::create(nb, nl, 2);
+            Value zeroIdx = arith::ConstantIndexOp::create(nb, nl, 0);
+            Value acc = floatConstant(nb, nl, f32, 0.0);
+            for (int64_t k = 0; k < width; ++k) {
+              Value w = castFloat(
+                  nb, nl,
+                  tensor::ExtractOp::create(
+                      nb, nl, weight,
+                      ValueRange{channel, zeroIdx, arith::ConstantIndexOp::create(nb, nl, k)}),
+                  f32);
+              acc = arith::AddFOp::create(nb, nl, acc,
+                                          arith::MulFOp::create(nb, nl, w,
+                                                                tapAt(nb, nl, batchIdx, channel, k)));
+            }
+            Value v = arith::AddFOp::create(nb, nl, acc, castFloat(nb, nl, args[0], f32));
+            if (activation == Activation::silu)
+              v = buildSilu(nb, nl, v);
+            return castFloat(nb, nl, v, resultElement);
+          });
+      // The new state: shifted left by one with the token appended, for
+      // sequences that have a token (lengths[b] >= 1); computed into a
+      // fresh tensor (every element reads its neighbour) and then copied
+      // over the old state.
+      SmallVector<OpFoldResult> stateSizes = tensor::getMixedSizes(b, l, state);
+      Value shifted = buildGenericInto(
+          b, l, ValueRange{adaptor.getLengths()},
+          tensor::EmptyOp::create(b, l, stateSizes, stateElement),
+          {AffineMap::get(3, 0, {d0}, ctx), b.getMultiDimIdentityMap(3)}, {},
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value batchIdx = linalg::IndexOp::create(nb, nl, 0);
+            Value channel = linalg::IndexOp::create(nb, nl, 1);
+            Value k = linalg::IndexOp::create(nb, nl, 2);
+            Value last = arith::ConstantIndexOp::create(nb, nl, width - 1);
+            Value next = arith::MinUIOp::create(
+                nb, nl, arith::AddIOp::create(nb, nl, k, arith::ConstantIndexOp::create(nb, nl, 1)),
+                last);
+            Value older = tensor::ExtractOp::create(nb, nl, state, ValueRange{batchIdx, channel, next});
+            Value newest = castFloat(
+                nb, nl,
+                tensor::ExtractOp::create(
+                    nb, nl, token,
+                    ValueRange{batchIdx, arith::ConstantIndexOp::create(nb, nl, 0), channel}),
+                stateElement);
+            Value isNewest = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, k, last);
+            Value moved = arith::SelectOp::create(nb, nl, isNewest, newest, older);
+            Value own = tensor::ExtractOp::create(nb, nl, state, ValueRange{batchIdx, channel, k});
+            Value noTokens = arith::ConstantOp::create(nb, nl, nb.getZeroAttr(args[0].getType()));
+            Value hasToken =
+                arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::sgt, args[0], noTokens);
+            return arith::SelectOp::create(nb, nl, hasToken, moved, own).getResult();
+          });
+      Value stateOut = linalg::CopyOp::create(b, l, shifted, state).getResult(0);
+      return {out, stateOut};
+    };
+
+    Value out, stateOut;
+    std::optional<int64_t> staticLength = getConstantIntValue(length);
+    if (staticLength && *staticLength == 1) {
+      std::tie(out, stateOut) = buildSingle(rewriter, loc);
+    } else if (staticLength) {
+      std::tie(out, stateOut) = buildSequence(rewriter, loc);
+    } else {
+      Value single = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::eq, getValueOrCreateConstantIndexOp(rewriter, loc, length),
+          arith::ConstantIndexOp::create(rewriter, loc, 1));
+      auto ifSingle = scf::IfOp::create(
+          rewriter, loc, single,
+          [&](OpBuilder &b, Location l) {
+            auto [o, s] = buildSingle(b, l);
+            scf::YieldOp::create(b, l, ValueRange{o, s});
+          },
+          [&](OpBuilder &b, Location l) {
+            auto [o, s] = buildSequence(b, l);
+            scf::YieldOp::create(b, l, ValueRange{o, s});
+          });
+      out = ifSingle.getResult(0);
+      stateOut = ifSingle.getResult(1);
+    }
 
     Type stateType = getTypeConverter()->convertType(op.getStateOut().getType());
     rewriter.replaceOp(op, {castToType(rewriter, loc, out, resultType),
@@ -217,7 +346,7 @@ struct CausalConv1dStepLowering : OpConversionPattern<CausalConv1dStepOp> {
                                    adaptor.getWeight(), tensor::getMixedSizes(rewriter, loc, input));
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
     Value out = buildConvEpilogue(rewriter, loc, acc, adaptor.getBias(), op.getActivation(),
-                                  resultType.getElementType());
+                                  emptyLike(rewriter, loc, input, resultType.getElementType()));
     Type stateType = getTypeConverter()->convertType(op.getStateOut().getType());
     rewriter.replaceOp(op, {castToType(rewriter, loc, out, resultType),
                             castToType(rewriter, loc, stateOut, stateType)});

@@ -17,8 +17,10 @@
 // shuffle tree adding them: the chunked scan's C B^T and S . C over the
 // state dimension and its cumulative sum over the chunk, which as one
 // thread per output read 32 rows per warp-wide load (C B^T alone took
-// 330 us per 128-token chunk of llamba-1b). Summation order changes, which
-// only rounding can see.
+// 330 us per 128-token chunk of llamba-1b). The elementwise op that consumes
+// the sums is computed in the same kernel (a norm's scaling of its row: at
+// decode the norm is then one kernel, not two). Summation order changes,
+// which only rounding can see.
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,21 +45,6 @@ using namespace mlir;
 namespace {
 
 constexpr int64_t kWarp = 32;
-
-/// The `out + term` that ends the body, when the accumulator (the output's
-/// block argument) is used by nothing else; null otherwise.
-arith::AddFOp finalSum(linalg::GenericOp op) {
-  Block &body = op.getRegion().front();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  if (yield.getNumOperands() != 1)
-    return nullptr;
-  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
-  BlockArgument acc = body.getArgument(body.getNumArguments() - 1);
-  if (!add || !acc.hasOneUse() || (add.getLhs() != acc && add.getRhs() != acc) ||
-      add.getLhs() == add.getRhs() || !add.getResult().hasOneUse())
-    return nullptr;
-  return add;
-}
 
 /// How a matching reduction is mapped: one block per output element (long
 /// static reductions, the norms), or one warp per output element (shorter or
@@ -91,7 +78,7 @@ Mapping classify(linalg::GenericOp op, int64_t minExtent) {
   for (AffineMap map : op.getIndexingMapsArray())
     if (!map.isProjectedPermutation())
       return Mapping::None;
-  if (op.getIndexingMapsArray().back().isFunctionOfDim(last) || !finalSum(op))
+  if (op.getIndexingMapsArray().back().isFunctionOfDim(last) || !ssmc::cuda::finalSum(op))
     return Mapping::None;
   int64_t extent = op.getStaticLoopRanges()[last];
   if (!ShapedType::isDynamic(extent) && extent >= minExtent)
@@ -144,6 +131,35 @@ struct GPUBlockReductionsPass
       points = arith::MulIOp::create(b, loc, points, sizes.back());
     }
     Value extent = getValueOrCreateConstantIndexOp(b, loc, ranges[last].size);
+
+    // The elementwise op consuming the sums, computed in this kernel (a
+    // norm's scaling: every thread of the row's block scales part of the
+    // row; the scan's `Y_diag + exp(Acum) (S . C) + D x` after its S . C).
+    // Its loops that index the output are this block's or warp's output
+    // element; the rest ("free") are shared out among the threads.
+    Value out = op.getDpsInits()[0];
+    linalg::GenericOp consumer =
+        ssmc::cuda::foldableConsumerOf(op, out, /*allowBroadcast=*/true);
+    SmallVector<unsigned> freeDims;
+    SmallVector<Value> freeSizes;
+    Value freeCount = c1Value(b, loc);
+    if (consumer) {
+      ssmc::cuda::hoistBetween(op, consumer);
+      b.setInsertionPoint(op);
+      SmallVector<Range, 4> consumerRanges =
+          cast<linalg::LinalgOp>(consumer.getOperation()).createLoopRanges(b, loc);
+      AffineMap readMap;
+      for (OpOperand *input : consumer.getDpsInputOperands())
+        if (input->get() == out)
+          readMap = consumer.getMatchingIndexingMap(input);
+      for (unsigned d = 0; d < consumer.getNumLoops(); ++d) {
+        if (readMap.isFunctionOfDim(d))
+          continue;
+        freeDims.push_back(d);
+        freeSizes.push_back(getValueOrCreateConstantIndexOp(b, loc, consumerRanges[d].size));
+        freeCount = arith::MulIOp::create(b, loc, freeCount, freeSizes.back());
+      }
+    }
     Value c1 = index(1);
     gpu::LaunchOp launch;
     Value lane, point, threads;
@@ -193,7 +209,7 @@ struct GPUBlockReductionsPass
       rest = arith::DivUIOp::create(b, loc, rest, sizes[d]);
     }
 
-    arith::AddFOp sum = finalSum(op);
+    arith::AddFOp sum = ssmc::cuda::finalSum(op);
     Block &body = op.getRegion().front();
     BlockArgument acc = body.getArgument(body.getNumArguments() - 1);
     Value term = sum.getLhs() == acc ? sum.getRhs() : sum.getLhs();
@@ -241,10 +257,6 @@ struct GPUBlockReductionsPass
                   /*uniform=*/true)
                   .getResult();
     }
-    Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
-    auto ifStore = scf::IfOp::create(b, loc, isLane0, /*withElseRegion=*/false);
-    b.setInsertionPointToStart(ifStore.thenBlock());
-    Value out = op.getDpsInits()[0];
     SmallVector<Value> outIndices = operandIndices(op.getIndexingMapsArray().back(), ivs);
     // After a zero fill the block's sum is the result: store it, drop the fill.
     if (linalg::FillOp fill = ssmc::cuda::zeroFillBefore(launch, out)) {
@@ -252,8 +264,48 @@ struct GPUBlockReductionsPass
     } else {
       total = arith::AddFOp::create(b, loc, memref::LoadOp::create(b, loc, out, outIndices), total);
     }
-    memref::StoreOp::create(b, loc, total, out, outIndices);
+    Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
+    auto ifStore = scf::IfOp::create(b, loc, isLane0, /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(ifStore.thenBlock());
+      memref::StoreOp::create(b, loc, total, out, outIndices);
+    }
+    if (consumer) {
+      // The consumer's loops that read the output take this output
+      // element's indices; the threads split the free ones (every thread
+      // has the sum: all_reduce and the shuffle butterfly leave it in all).
+      SmallVector<Value> consumerIvs(consumer.getNumLoops());
+      AffineMap readMap;
+      for (OpOperand *input : consumer.getDpsInputOperands())
+        if (input->get() == out)
+          readMap = consumer.getMatchingIndexingMap(input);
+      for (auto [j, e] : llvm::enumerate(readMap.getResults()))
+        consumerIvs[cast<AffineDimExpr>(e).getPosition()] = outIndices[j];
+      if (freeDims.empty()) {
+        b.setInsertionPoint(ifStore.thenBlock()->getTerminator());
+        ssmc::cuda::emitConsumerAt(b, loc, consumer, out, total, consumerIvs);
+      } else {
+        auto freeLoop = scf::ForOp::create(b, loc, lane, freeCount, threads);
+        b.setInsertionPointToStart(freeLoop.getBody());
+        Value rest = freeLoop.getInductionVar();
+        for (int64_t i = static_cast<int64_t>(freeDims.size()) - 1; i >= 0; --i) {
+          if (i == 0) {
+            consumerIvs[freeDims[i]] = rest;
+            break;
+          }
+          consumerIvs[freeDims[i]] = arith::RemUIOp::create(b, loc, rest, freeSizes[i]);
+          rest = arith::DivUIOp::create(b, loc, rest, freeSizes[i]);
+        }
+        ssmc::cuda::emitConsumerAt(b, loc, consumer, out, total, consumerIvs);
+      }
+      consumer.erase();
+    }
     op.erase();
+  }
+
+  static Value c1Value(OpBuilder &b, Location loc) {
+    return arith::ConstantIndexOp::create(b, loc, 1);
   }
 };
 

@@ -79,7 +79,8 @@ struct ProjectionEmitter {
   /// them (the fill then only runs on the other paths).
   bool overwrite;
   /// An elementwise op that only reads the projection's output (see
-  /// epilogueOf), computed in the kernel on each sum; null when none.
+  /// ssmc::cuda::foldableConsumerOf), computed in the kernel on each sum;
+  /// null when none.
   linalg::GenericOp epilogue;
 
   /// Stores `sum`, the projection's value at `outIndices`, or the epilogue's
@@ -91,33 +92,7 @@ struct ProjectionEmitter {
       memref::StoreOp::create(b, loc, sum, out, outIndices);
       return;
     }
-    Block &body = epilogue.getRegion().front();
-    IRMapping mapping;
-    auto maps = epilogue.getIndexingMapsArray();
-    for (OpOperand &operand : epilogue->getOpOperands()) {
-      BlockArgument arg = body.getArgument(operand.getOperandNumber());
-      if (arg.use_empty())
-        continue;
-      if (operand.get() == out) {
-        mapping.map(arg, sum);
-        continue;
-      }
-      SmallVector<Value> indices;
-      for (AffineExpr e : maps[operand.getOperandNumber()].getResults())
-        indices.push_back(isa<AffineDimExpr>(e)
-                              ? outIndices[cast<AffineDimExpr>(e).getPosition()]
-                              : arith::ConstantIndexOp::create(b, loc, 0).getResult());
-      mapping.map(arg, memref::LoadOp::create(b, loc, operand.get(), indices));
-    }
-    for (Operation &inner : body.without_terminator()) {
-      if (auto idx = dyn_cast<linalg::IndexOp>(inner)) {
-        mapping.map(idx.getResult(), outIndices[idx.getDim()]);
-        continue;
-      }
-      b.clone(inner, mapping);
-    }
-    Value result = mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
-    memref::StoreOp::create(b, loc, result, epilogue.getDpsInits()[0], outIndices);
+    ssmc::cuda::emitConsumerAt(b, loc, epilogue, out, sum, outIndices);
   }
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
@@ -268,47 +243,6 @@ struct ProjectionEmitter {
   }
 };
 
-/// The op that consumes the projection `op`'s output `out` elementwise, when
-/// it can run inside the projection's kernel: `out` is a local buffer that
-/// nothing else reads (besides its zero fill and deallocation), the consumer
-/// is an all-parallel linalg.generic with one output, reading `out` and
-/// writing its output at the same (identity) indices, its other operands at
-/// projected indices, and only allocations, sizes and constants lie between
-/// the two ops. The rounding of a projection to the model's type and a
-/// residual add or gate that follows it then cost no kernel of their own.
-linalg::GenericOp epilogueOf(linalg::GenericOp op, Value out) {
-  auto alloc = out.getDefiningOp<memref::AllocOp>();
-  if (!alloc)
-    return {};
-  linalg::GenericOp consumer;
-  for (Operation *user : out.getUsers()) {
-    if (user == op || isa<memref::DeallocOp, linalg::FillOp>(user))
-      continue;
-    auto generic = dyn_cast<linalg::GenericOp>(user);
-    if (!generic || consumer)
-      return {};
-    consumer = generic;
-  }
-  if (!consumer || consumer->getBlock() != op->getBlock() || consumer.getNumDpsInits() != 1 ||
-      consumer.getNumReductionLoops() != 0 || consumer.getDpsInits()[0] == out ||
-      !consumer.hasPureBufferSemantics() || !op->isBeforeInBlock(consumer))
-    return {};
-  auto outRank = cast<MemRefType>(out.getType()).getRank();
-  if (consumer.getNumLoops() != static_cast<unsigned>(outRank) ||
-      !consumer.getIndexingMapsArray().back().isIdentity())
-    return {};
-  for (OpOperand *input : consumer.getDpsInputOperands()) {
-    AffineMap map = consumer.getMatchingIndexingMap(input);
-    if (input->get() == out ? !map.isIdentity() : !map.isProjectedPermutation(true))
-      return {};
-  }
-  for (Operation *between = op->getNextNode(); between != consumer.getOperation();
-       between = between->getNextNode())
-    if (!isa<memref::AllocOp, memref::DimOp, arith::ConstantOp, ViewLikeOpInterface>(between))
-      return {};
-  return consumer;
-}
-
 /// The vendor-GEMM entry for these operand types, declared once per module.
 func::FuncOp gemmDeclaration(ModuleOp module, Type xElement, Type wElement) {
   std::string name = "ssmc_gpu_gemm_" + typeName(xElement) + "_" + typeName(wElement);
@@ -404,13 +338,14 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
     // Fill then accumulate: the warp kernel writes every output element, so
     // only the other branch needs the zeros.
     linalg::FillOp zeroFill = ssmc::cuda::zeroFillBefore(op, out);
-    linalg::GenericOp epilogue = epilogueOf(op, out);
-    if (epilogue) {
-      // The kernel uses the epilogue's buffers: hoist the allocations and
-      // views between the two ops above the projection (they touch no data).
-      while (op->getNextNode() != epilogue.getOperation())
-        op->getNextNode()->moveBefore(op);
-    }
+    // An elementwise consumer of the output (the projection's rounding, a
+    // residual add, a gate) is computed on each sum in the kernel. It uses
+    // its own buffers: hoist the allocations and views between the two ops
+    // above the projection (they touch no data).
+    linalg::GenericOp epilogue =
+        ssmc::cuda::foldableConsumerOf(op, out, /*allowBroadcast=*/false);
+    if (epilogue)
+      ssmc::cuda::hoistBetween(op, epilogue);
     Value small = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, rows,
                                         arith::ConstantIndexOp::create(b, loc, maxRows));
     auto ifSmall = scf::IfOp::create(b, loc, small, /*withElseRegion=*/true);

@@ -6,6 +6,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
@@ -51,4 +52,98 @@ Value ssmc::cuda::warpSum(OpBuilder &b, Location loc, Value value) {
     value = arith::AddFOp::create(b, loc, value, shuffled.getShuffleResult());
   }
   return value;
+}
+
+linalg::GenericOp ssmc::cuda::foldableConsumerOf(Operation *op, Value out, bool allowBroadcast) {
+  auto alloc = out.getDefiningOp<memref::AllocOp>();
+  if (!alloc)
+    return {};
+  linalg::GenericOp consumer;
+  for (Operation *user : out.getUsers()) {
+    if (user == op || isa<memref::DeallocOp, linalg::FillOp>(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || consumer)
+      return {};
+    consumer = generic;
+  }
+  if (!consumer || consumer->getBlock() != op->getBlock() || consumer.getNumDpsInits() != 1 ||
+      consumer.getNumReductionLoops() != 0 || consumer.getDpsInits()[0] == out ||
+      !consumer.hasPureBufferSemantics() || !op->isBeforeInBlock(consumer))
+    return {};
+  auto outRank = cast<MemRefType>(out.getType()).getRank();
+  if (!consumer.getIndexingMapsArray().back().isIdentity())
+    return {};
+  if (allowBroadcast ? consumer.getNumLoops() < static_cast<unsigned>(outRank)
+                     : consumer.getNumLoops() != static_cast<unsigned>(outRank))
+    return {};
+  // Every read of `out` must see the one value the kernel has: same map.
+  AffineMap outMap;
+  for (OpOperand *input : consumer.getDpsInputOperands()) {
+    AffineMap map = consumer.getMatchingIndexingMap(input);
+    if (input->get() == out) {
+      if ((outMap && map != outMap) ||
+          (allowBroadcast ? !map.isProjectedPermutation() : !map.isIdentity()))
+        return {};
+      outMap = map;
+    } else if (!map.isProjectedPermutation(/*allowZeroInResults=*/true)) {
+      return {};
+    }
+  }
+  if (!outMap)
+    return {};
+  for (Operation *between = op->getNextNode(); between != consumer.getOperation();
+       between = between->getNextNode())
+    if (!isa<memref::AllocOp, memref::DimOp, arith::ConstantOp, ViewLikeOpInterface>(between))
+      return {};
+  return consumer;
+}
+
+void ssmc::cuda::hoistBetween(Operation *op, linalg::GenericOp consumer) {
+  while (op->getNextNode() != consumer.getOperation())
+    op->getNextNode()->moveBefore(op);
+}
+
+void ssmc::cuda::emitConsumerAt(OpBuilder &b, Location loc, linalg::GenericOp consumer, Value out,
+                                Value value, ArrayRef<Value> ivs) {
+  Block &body = consumer.getRegion().front();
+  IRMapping mapping;
+  auto maps = consumer.getIndexingMapsArray();
+  for (OpOperand &operand : consumer->getOpOperands()) {
+    BlockArgument arg = body.getArgument(operand.getOperandNumber());
+    if (arg.use_empty())
+      continue;
+    if (operand.get() == out) {
+      mapping.map(arg, value);
+      continue;
+    }
+    SmallVector<Value> indices;
+    for (AffineExpr e : maps[operand.getOperandNumber()].getResults())
+      indices.push_back(isa<AffineDimExpr>(e)
+                            ? ivs[cast<AffineDimExpr>(e).getPosition()]
+                            : arith::ConstantIndexOp::create(b, loc, 0).getResult());
+    mapping.map(arg, memref::LoadOp::create(b, loc, operand.get(), indices));
+  }
+  for (Operation &inner : body.without_terminator()) {
+    if (auto idx = dyn_cast<linalg::IndexOp>(inner)) {
+      mapping.map(idx.getResult(), ivs[idx.getDim()]);
+      continue;
+    }
+    b.clone(inner, mapping);
+  }
+  Value result = mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+  memref::StoreOp::create(b, loc, result, consumer.getDpsInits()[0], ivs);
+}
+
+arith::AddFOp ssmc::cuda::finalSum(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (yield.getNumOperands() != 1)
+    return nullptr;
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  BlockArgument acc = body.getArgument(body.getNumArguments() - 1);
+  if (!add || !acc.hasOneUse() || (add.getLhs() != acc && add.getRhs() != acc) ||
+      add.getLhs() == add.getRhs() || !add.getResult().hasOneUse())
+    return nullptr;
+  return add;
 }

@@ -1,12 +1,14 @@
 //===- KernelBuilders.h - pieces shared by the kernel passes -----*- C++ -*-===//
 //
 // What ssm-gpu-projections and ssm-gpu-block-reductions both need: finding
-// the zero fill an accumulation starts from, and a warp's shuffle-tree sum.
+// the zero fill an accumulation starts from, folding the elementwise op that
+// consumes a kernel's output into that kernel, and a warp's shuffle-tree sum.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SSMC_TARGETS_CUDA_KERNELBUILDERS_H
 #define SSMC_TARGETS_CUDA_KERNELBUILDERS_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 
@@ -20,6 +22,35 @@ namespace ssmc::cuda {
 /// accumulates onto, when no op between them reads or writes any view of
 /// `out`'s buffer; null otherwise.
 mlir::linalg::FillOp zeroFillBefore(mlir::Operation *op, mlir::Value out);
+
+/// The `out + term` that ends a reduction's body, when the accumulator (the
+/// output's block argument) is used by nothing else; null otherwise.
+mlir::arith::AddFOp finalSum(mlir::linalg::GenericOp op);
+
+/// The elementwise op that consumes the output `out` of `op` (about to
+/// become a kernel), when it can be computed inside that kernel: `out` is a
+/// local allocation that nothing else reads (besides its zero fill and
+/// deallocation); the consumer is an all-parallel linalg.generic on buffers
+/// in the same block after `op` with one output, written at identity
+/// indices, not `out`; it reads `out` (through one indexing map) and its
+/// other inputs at projected indices; only allocations, sizes, constants and views
+/// lie between the two ops. Without `allowBroadcast` it reads `out` at
+/// identity indices (one consumer element per element of `out`: a
+/// projection's rounding, residual add or gate); with it, `out` may be read
+/// at a projected permutation of the consumer's loops, so that each element
+/// of `out` feeds several consumer elements (a norm's sum of squares feeding
+/// the scaling of its whole row). Null when there is none.
+mlir::linalg::GenericOp foldableConsumerOf(mlir::Operation *op, mlir::Value out,
+                                           bool allowBroadcast);
+
+/// Moves the allocations and views between `op` and its foldable
+/// `consumer` above `op`, so that a kernel built at `op` can use them.
+void hoistBetween(mlir::Operation *op, mlir::linalg::GenericOp consumer);
+
+/// Emits `consumer`'s body for its loop indices `ivs`, with `value` standing
+/// for the element it reads from `out`, and stores the result in its output.
+void emitConsumerAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::GenericOp consumer,
+                    mlir::Value out, mlir::Value value, mlir::ArrayRef<mlir::Value> ivs);
 
 /// The sum of the f32 `value` over the 32 lanes of the warp (a butterfly of
 /// gpu.shuffle xor), in every lane; all lanes must take part.

@@ -55,6 +55,28 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
                            "::mlir::memref::MemRefDialect", "::mlir::func::FuncDialect"];
 }
 
+def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
+  let summary = "Batched contractions as shared-memory tiled kernels";
+  let description = [{
+    A linalg.generic on buffers with one reduction loop k of static extent
+    (a multiple of 16), every input read at a projected permutation that
+    includes k, a body ending in `out + term`, and parallel loops made of
+    batch loops (read by every input) plus one loop i and one loop j that no
+    input reads together (the chunked scan's C B^T, S . C, Y_diag and chunk
+    state sums): one block of 256 threads per batch index and T x T output
+    tile (T = 64, or 32 when that gives fewer than `min-blocks` blocks),
+    operands staged in 16-wide K-slices in workgroup memory, (T/16)^2 sums
+    per thread in registers. The term is the op's body cloned per element.
+    A zero fill of the output right before and an elementwise consumer of
+    the output at the same indices are folded into the kernel.
+  }];
+  let options = [
+    Option<"minBlocks", "min-blocks", "int64_t", "264",
+           "fewest blocks (for a static problem) worth 64 x 64 tiles">];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect"];
+}
+
 def GPUBlockReductions : Pass<"ssm-gpu-block-reductions"> {
   let summary = "Sum reductions as kernels with one block or one warp per output element";
   let description = [{
@@ -67,8 +89,11 @@ def GPUBlockReductions : Pass<"ssm-gpu-block-reductions"> {
     that is the innermost index of every input reading it (the chunked
     scan's contractions over the state dimension, its cumulative sum) gets
     one warp per output element, 8 per block, combined with shuffles.
-    A zero fill of the output right before is folded (the sum is stored).
-    The summation order changes; nothing else does.
+    A zero fill of the output right before is folded (the sum is stored),
+    and so is the elementwise op that consumes the sums (a norm's scaling of
+    its row, read through a broadcast: the block's threads share the row;
+    the scan's output after S . C: the warp's lane 0). The summation order
+    changes; nothing else does.
   }];
   let options = [
     Option<"minExtent", "min-extent", "int64_t", "128",

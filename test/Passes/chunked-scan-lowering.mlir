@@ -11,6 +11,7 @@
 // CHECK-DAG: #[[CUMIN:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
 // CHECK-DAG: #[[CL:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>
 // CHECK-DAG: #[[BS:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d2, d3 floordiv 2, d4)>
+// CHECK-DAG: #[[CBOUT:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1, d2)>
 // CHECK-LABEL: func.func @chunked_dynamic
 // CHECK-SAME: %[[X:[^:]*]]: tensor<?x?x1x2xbf16>, %[[LA:[^:]*]]: tensor<?x?x2xf32>,
 // CHECK-SAME: %[[S:[^:]*]]: tensor<?x2x2x3xf32>, %[[LEN:[^:]*]]: tensor<?xi32>,
@@ -48,9 +49,9 @@
 // CHECK: arith.addf
 // CHECK: %[[LAST:.*]] = arith.subi %{{.*}}, %c1
 // CHECK: tensor.extract_slice %[[ACUM]][0, %[[LAST]], 0] [%{{.*}}, 1, 2] [1, 1, 1] : tensor<?x4x2xf32> to tensor<?x2xf32>
-// Step 1: C B^T in float32, then the masked decay matrix (exp only of a
-// selected exponent), then Y_diag.
-// CHECK: linalg.generic {indexing_maps = [#[[CL]], #[[BS]], {{.*}}, iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} {{.*}} outs(%{{.*}} : tensor<?x4x4x2xf32>)
+// Step 1: C B^T in float32 (stored head-major, B x H x l x s), then the
+// masked decay matrix (exp only of a selected exponent), then Y_diag.
+// CHECK: linalg.generic {indexing_maps = [#[[CL]], #[[BS]], #[[CBOUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} {{.*}} outs(%{{.*}} : tensor<?x2x4x4xf32>)
 // CHECK: %[[CAUSAL:.*]] = arith.cmpi ule
 // CHECK: %[[E:.*]] = arith.select %[[CAUSAL]]
 // CHECK: math.exp %[[E]]

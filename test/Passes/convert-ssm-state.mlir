@@ -1,14 +1,30 @@
 // RUN: ssmc-opt %s -convert-ssm-to-linalg -split-input-file | FileCheck %s
 
-// The state becomes a batch tensor in the signature; state and inputs are
-// concatenated into a float32 history (index j = time j - W), the output is a
-// windowed reduction over it, and the new state is gathered at lengths[b].
+// The state becomes a batch tensor in the signature. A single token (decode)
+// convolves the state's newest entries and the token directly, computes the
+// shifted state into a fresh tensor and copies it over the old one. A longer
+// sequence concatenates state and inputs into a float32 history (index j =
+// time j - W), the output is a windowed reduction over it, and the new state
+// is gathered at lengths[b] over the old one. Both write the output into the
+// same tensor and the state in place.
 // CHECK-DAG: #[[TRANSPOSE:.*]] = affine_map<(d0, d1, d2) -> (d0, d2, d1)>
 // CHECK-DAG: #[[WINDOW:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1 + d3, d2)>
 // CHECK-DAG: #[[WEIGHT:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, 0, d3)>
 // CHECK-LABEL: func.func @causal_conv1d
-// CHECK-SAME: (%[[X:.*]]: tensor<?x?x4xbf16>, %[[LEN:.*]]: tensor<?xi32>, %[[S:.*]]: tensor<?x4x3xf32>,
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?x4xbf16>, %[[LEN:.*]]: tensor<?xi32>, %[[S:.*]]: tensor<?x4x3xf32>, %[[W:.*]]: tensor<4x1x3xbf16>,
 // CHECK-SAME: -> (tensor<?x?x4xbf16>, tensor<?x4x3xf32>)
+// CHECK: %[[OUT:.*]] = tensor.empty(%{{.*}}, %{{.*}}) : tensor<?x?x4xbf16>
+// CHECK: %[[IF:.*]]:2 = scf.if %{{.*}} -> (tensor<?x?x4xbf16>, tensor<?x4x3xf32>) {
+// CHECK: %[[Y1:.*]] = linalg.generic {{.*}} outs(%[[OUT]] : tensor<?x?x4xbf16>)
+// CHECK-COUNT-3: tensor.extract %[[W]]
+// CHECK: tensor.extract %[[X]]
+// CHECK: math.exp
+// CHECK: arith.truncf {{.*}} : f32 to bf16
+// CHECK: %[[SHIFT:.*]] = linalg.generic {{.*}} ins(%[[LEN]] : tensor<?xi32>)
+// CHECK: arith.cmpi sgt
+// CHECK: %[[SO1:.*]] = linalg.copy ins(%[[SHIFT]] : tensor<?x4x3xf32>) outs(%[[S]] : tensor<?x4x3xf32>)
+// CHECK: scf.yield %[[Y1]], %[[SO1]]
+// CHECK: } else {
 // CHECK: %[[HIST0:.*]] = tensor.empty(%{{.*}}, %{{.*}}) : tensor<?x?x4xf32>
 // CHECK: %[[STM:.*]] = linalg.generic {indexing_maps = [#[[TRANSPOSE]], {{.*}}]{{.*}} ins(%[[S]] : tensor<?x4x3xf32>)
 // CHECK: %[[HIST1:.*]] = tensor.insert_slice %[[STM]] into %[[HIST0]][0, 0, 0] [%{{.*}}, 3, 4] [1, 1, 1]
@@ -16,16 +32,18 @@
 // CHECK: %[[HIST:.*]] = tensor.insert_slice %[[XF]] into %[[HIST1]][0, 3, 0]
 // CHECK: %[[WIN:.*]] = tensor.extract_slice %[[HIST]][0, 1, 0]
 // CHECK: %[[ACC:.*]] = linalg.generic {indexing_maps = [#[[WINDOW]], #[[WEIGHT]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
-// CHECK-SAME: ins(%[[WIN]], %{{.*}} : tensor<?x?x4xf32>, tensor<4x1x3xbf16>)
-// CHECK: %[[Y:.*]] = linalg.generic {{.*}} ins(%[[ACC]], %{{.*}} : tensor<?x?x4xf32>, tensor<4xbf16>)
+// CHECK-SAME: ins(%[[WIN]], %[[W]] : tensor<?x?x4xf32>, tensor<4x1x3xbf16>)
+// CHECK: %[[Y:.*]] = linalg.generic {{.*}} ins(%[[ACC]], %{{.*}} : tensor<?x?x4xf32>, tensor<4xbf16>) outs(%[[OUT]] : tensor<?x?x4xbf16>)
 // CHECK: math.exp
 // CHECK: arith.divf
 // CHECK: arith.truncf {{.*}} : f32 to bf16
-// CHECK: %[[SO:.*]] = linalg.generic {{.*}} ins(%[[LEN]] : tensor<?xi32>) outs(%{{.*}} : tensor<?x4x3xf32>)
+// CHECK: %[[SO:.*]] = linalg.generic {{.*}} ins(%[[LEN]] : tensor<?xi32>) outs(%[[S]] : tensor<?x4x3xf32>)
 // CHECK: arith.maxsi
 // CHECK: arith.minsi
 // CHECK: tensor.extract %[[HIST]]
-// CHECK: return %[[Y]], %[[SO]] : tensor<?x?x4xbf16>, tensor<?x4x3xf32>
+// CHECK: arith.select %{{.*}}, %out, %{{.*}} : f32
+// CHECK: scf.yield %[[Y]], %[[SO]]
+// CHECK: return %[[IF]]#0, %[[IF]]#1 : tensor<?x?x4xbf16>, tensor<?x4x3xf32>
 func.func @causal_conv1d(%x: tensor<?x?x4xbf16>, %len: tensor<?xi32>, %s: !ssm.conv_state<4x3xf32>,
                          %w: tensor<4x1x3xbf16>, %bias: tensor<4xbf16>)
     -> (tensor<?x?x4xbf16>, !ssm.conv_state<4x3xf32>) {

@@ -7,7 +7,8 @@
 
 // A norm's sum of squares over 2048 elements per token: one block of 256
 // threads per token; threads stride d by 256 and sum in a register, then
-// gpu.all_reduce; thread 0 adds the total to the output.
+// gpu.all_reduce; every thread adds the total to the output, thread 0
+// stores it.
 // CHECK-LABEL: func.func @sum_of_squares
 // CHECK: %[[B:.*]] = memref.dim %{{.*}}, %c0
 // CHECK: %[[L:.*]] = memref.dim %{{.*}}, %c1
@@ -19,8 +20,8 @@
 // CHECK: arith.mulf
 // CHECK: arith.addf
 // CHECK: gpu.all_reduce  add %{{.*}} uniform
-// CHECK: arith.cmpi eq, %[[TID]], %c0
 // CHECK: memref.load %{{.*}} : memref<?x?xf32>
+// CHECK: arith.cmpi eq, %[[TID]], %c0
 // CHECK: memref.store
 // CHECK-NOT: linalg.generic
 // LOWER-LABEL: gpu.func @sum_of_squares_kernel
@@ -127,4 +128,111 @@ func.func @contraction(%cm: memref<?x64xbf16>, %bm: memref<?x64xbf16>, %bt: memr
     linalg.yield %3 : f32
   }
   return
+}
+
+// -----
+
+// RMSNorm: the sum of squares into a zero-filled local buffer, then the
+// scaling of the row by rsqrt(mean + eps) and the weight. The fill and the
+// scaling fold into the reduction's kernel: after gpu.all_reduce every
+// thread of the row's block scales every 256th element of the row.
+// CHECK-LABEL: func.func @rms_norm
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch blocks({{.*}}) threads(%[[TID:[^,]*]], {{.*}}) in ({{.*}} = %c256
+// CHECK: gpu.all_reduce  add
+// CHECK: scf.if
+// CHECK: memref.store
+// CHECK: }
+// CHECK: scf.for %[[D:.*]] = %[[TID]] to %{{.*}} step %c256
+// CHECK: memref.load %{{.*}}[%[[D]]] : memref<2048xbf16>
+// CHECK: math.rsqrt
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %[[D]]] : memref<?x?x2048xbf16>
+// CHECK: gpu.terminator
+// CHECK-NOT: linalg.generic
+// SHORT-LABEL: func.func @rms_norm
+// SHORT: gpu.launch
+// SHORT-COUNT-5: gpu.shuffle  xor
+// SHORT: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c32
+// SHORT: math.rsqrt
+// SHORT-NOT: linalg.generic
+#in = affine_map<(b, l, d) -> (b, l, d)>
+#out = affine_map<(b, l, d) -> (b, l)>
+#row = affine_map<(b, l, d) -> (b, l)>
+#weight = affine_map<(b, l, d) -> (d)>
+func.func @rms_norm(%x: memref<?x?x2048xbf16>, %w: memref<2048xbf16>) -> memref<?x?x2048xbf16> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %n = arith.constant 2048.0 : f32
+  %eps = arith.constant 1.0e-5 : f32
+  %b = memref.dim %x, %c0 : memref<?x?x2048xbf16>
+  %l = memref.dim %x, %c1 : memref<?x?x2048xbf16>
+  %sum = memref.alloc(%b, %l) : memref<?x?xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<?x?xf32>)
+  linalg.generic {indexing_maps = [#in, #out], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x : memref<?x?x2048xbf16>) outs(%sum : memref<?x?xf32>) {
+  ^bb0(%a: bf16, %acc: f32):
+    %0 = arith.extf %a : bf16 to f32
+    %1 = arith.mulf %0, %0 : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  }
+  %scaled = memref.alloc(%b, %l) : memref<?x?x2048xbf16>
+  linalg.generic {indexing_maps = [#in, #row, #weight, #in], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x, %sum, %w : memref<?x?x2048xbf16>, memref<?x?xf32>, memref<2048xbf16>)
+      outs(%scaled : memref<?x?x2048xbf16>) {
+  ^bb0(%a: bf16, %s: f32, %g: bf16, %o: bf16):
+    %mean = arith.divf %s, %n : f32
+    %var = arith.addf %mean, %eps : f32
+    %r = math.rsqrt %var : f32
+    %af = arith.extf %a : bf16 to f32
+    %y = arith.mulf %af, %r : f32
+    %yb = arith.truncf %y : f32 to bf16
+    %z = arith.mulf %yb, %g : bf16
+    linalg.yield %z : bf16
+  }
+  memref.dealloc %sum : memref<?x?xf32>
+  return %scaled : memref<?x?x2048xbf16>
+}
+
+// -----
+
+// A consumer that reads the sum at the same indices (the scan's output after
+// its S . C contraction) runs in lane 0 of the sum's warp.
+// SHORT-LABEL: func.func @sum_then_scale
+// SHORT: gpu.launch
+// SHORT-COUNT-5: gpu.shuffle  xor
+// SHORT: scf.if
+// SHORT: memref.store %{{.*}} : memref<?x16xf32>
+// SHORT: math.exp
+// SHORT: memref.store %{{.*}} : memref<?x16xbf16>
+// SHORT-NEXT: }
+// SHORT-NEXT: }
+// SHORT-NOT: linalg.generic
+#in2 = affine_map<(b, p, n) -> (b, p, n)>
+#out2 = affine_map<(b, p, n) -> (b, p)>
+#id2 = affine_map<(b, p) -> (b, p)>
+func.func @sum_then_scale(%s: memref<?x16x64xf32>, %c: memref<?x16xf32>) -> memref<?x16xbf16> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %s, %c0 : memref<?x16x64xf32>
+  %acc = memref.alloc(%b) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<?x16xf32>)
+  linalg.generic {indexing_maps = [#in2, #out2], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%s : memref<?x16x64xf32>) outs(%acc : memref<?x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %0 = arith.addf %o, %a : f32
+    linalg.yield %0 : f32
+  }
+  %y = memref.alloc(%b) : memref<?x16xbf16>
+  linalg.generic {indexing_maps = [#id2, #id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%acc, %c : memref<?x16xf32>, memref<?x16xf32>) outs(%y : memref<?x16xbf16>) {
+  ^bb0(%a: f32, %e: f32, %o: bf16):
+    %0 = math.exp %e : f32
+    %1 = arith.mulf %a, %0 : f32
+    %2 = arith.truncf %1 : f32 to bf16
+    linalg.yield %2 : bf16
+  }
+  memref.dealloc %acc : memref<?x16xf32>
+  return %y : memref<?x16xbf16>
 }
