@@ -58,19 +58,38 @@ linalg::GenericOp ssmc::cuda::foldableConsumerOf(Operation *op, Value out, bool 
   auto alloc = out.getDefiningOp<memref::AllocOp>();
   if (!alloc)
     return {};
+  // The consumer is the first user after `op` (besides fills and
+  // deallocations). Any later user only sees the consumer's result, so it
+  // is allowed when that result overwrites `out` (an in-place consumer,
+  // e.g. the chunk's decay mask applied to C B^T): the kernel then stores the
+  // consumer's values into `out` and nothing reads the raw sums.
   linalg::GenericOp consumer;
+  SmallVector<Operation *> laterUsers;
   for (Operation *user : out.getUsers()) {
     if (user == op || isa<memref::DeallocOp, linalg::FillOp>(user))
       continue;
     auto generic = dyn_cast<linalg::GenericOp>(user);
-    if (!generic || consumer)
+    Operation *inBlock = op->getBlock()->findAncestorOpInBlock(*user);
+    if (!inBlock)
       return {};
-    consumer = generic;
+    if (generic && generic->getBlock() == op->getBlock() && op->isBeforeInBlock(generic) &&
+        (!consumer || generic->isBeforeInBlock(consumer))) {
+      if (consumer)
+        laterUsers.push_back(consumer);
+      consumer = generic;
+      continue;
+    }
+    laterUsers.push_back(inBlock);
   }
-  if (!consumer || consumer->getBlock() != op->getBlock() || consumer.getNumDpsInits() != 1 ||
-      consumer.getNumReductionLoops() != 0 || consumer.getDpsInits()[0] == out ||
-      !consumer.hasPureBufferSemantics() || !op->isBeforeInBlock(consumer))
+  if (!consumer || consumer.getNumDpsInits() != 1 || consumer.getNumReductionLoops() != 0 ||
+      !consumer.hasPureBufferSemantics())
     return {};
+  bool inPlace = consumer.getDpsInits()[0] == out;
+  if (inPlace && allowBroadcast)
+    return {};
+  for (Operation *later : laterUsers)
+    if (!inPlace || !consumer->isBeforeInBlock(later))
+      return {};
   auto outRank = cast<MemRefType>(out.getType()).getRank();
   if (!consumer.getIndexingMapsArray().back().isIdentity())
     return {};
@@ -90,6 +109,8 @@ linalg::GenericOp ssmc::cuda::foldableConsumerOf(Operation *op, Value out, bool 
       return {};
     }
   }
+  if (inPlace)
+    outMap = consumer.getIndexingMapsArray().back(); // read as the init (identity)
   if (!outMap)
     return {};
   for (Operation *between = op->getNextNode(); between != consumer.getOperation();

@@ -29,16 +29,18 @@ mlir::arith::AddFOp finalSum(mlir::linalg::GenericOp op);
 
 /// The elementwise op that consumes the output `out` of `op` (about to
 /// become a kernel), when it can be computed inside that kernel: `out` is a
-/// local allocation that nothing else reads (besides its zero fill and
-/// deallocation); the consumer is an all-parallel linalg.generic on buffers
-/// in the same block after `op` with one output, written at identity
-/// indices, not `out`; it reads `out` (through one indexing map) and its
-/// other inputs at projected indices; only allocations, sizes, constants and views
-/// lie between the two ops. Without `allowBroadcast` it reads `out` at
-/// identity indices (one consumer element per element of `out`: a
-/// projection's rounding, residual add or gate); with it, `out` may be read
-/// at a projected permutation of the consumer's loops, so that each element
-/// of `out` feeds several consumer elements (a norm's sum of squares feeding
+/// local allocation; the consumer is the first all-parallel linalg.generic
+/// on buffers after `op` in its block that uses `out`, with one output
+/// written at identity indices, reading `out` (through one indexing map)
+/// and its other inputs at projected indices; only allocations, sizes,
+/// constants and views lie between the two ops. Nothing else may read `out`
+/// (besides its zero fill and deallocation), unless the consumer overwrites
+/// `out` in place (identity indices), in which case later ops may read it.
+/// Without `allowBroadcast` the consumer reads `out` at identity indices
+/// (one consumer element per element of `out`: a projection's rounding,
+/// residual add or gate, a decay mask); with it, `out` may be read at a
+/// projected permutation of the consumer's loops, so that each element of
+/// `out` feeds several consumer elements (a norm's sum of squares feeding
 /// the scaling of its whole row). Null when there is none.
 mlir::linalg::GenericOp foldableConsumerOf(mlir::Operation *op, mlir::Value out,
                                            bool allowBroadcast);

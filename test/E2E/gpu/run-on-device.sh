@@ -4,7 +4,10 @@
 # path, and compare tokens and logits with the independent double-precision
 # reference `ssmc-ref`, as test/E2E/host-*.test do for the CPU: a ragged
 # batch of three prompts (one prefill, then decode), the same prompts fed
-# token by token (decode kernels only), and a single prompt.
+# token by token (decode kernels only), and a single prompt. Then prompts
+# of several whole chunks (a ragged batch of 300 and 144 tokens) on
+# default-llamba (chunk 128, 32 heads, d_state 32: the shapes the tiled
+# scan kernels take), its weights synthesized by the runtime.
 #
 # usage: test/E2E/gpu/run-on-device.sh [--sm 80|90] [--rtol R] [--sanitize]
 #        test/E2E/gpu/run-on-device.sh --prepare DIR [--sm 80|90]
@@ -54,6 +57,7 @@ FAMILIES="llamba mamba2 mil llama"
 BATCH="1,2;3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42;5,6,7,8,9,10,11"
 SINGLE="9,8,7"
 NEW=16
+LONG="$(seq -s, 1 300);$(seq -s, 7 150)"
 MANIFEST=gpu-e2e.manifest
 passed=0
 failed=0
@@ -125,6 +129,22 @@ run_family() {
   grep -E '^(prefill|decode):' "$out.run.json.txt" 2>/dev/null | sed "s/^/  $family /"
 }
 
+# make_long OUTDIR: default-llamba compiled with synthesized weights (seed 7,
+# f32) into OUTDIR/default-llamba.ssmx, and the reference logits of the
+# same weights (make-model --seed 7) for the LONG prompts.
+make_long() {
+  local out=$1 dir=$WORK/default-llamba
+  "$SSMC" make-model --preset default-llamba --seed 7 -o "$dir" > /dev/null || {
+    failed=$((failed + 1)); echo "FAIL default-llamba: make-model"; return 1; }
+  check "default-llamba compile sm_$SM" "$SSMC" compile --preset default-llamba --synthetic-weights \
+    --seed 7 --target cuda --sm "$SM" -o "$out/default-llamba.ssmx"
+  "$REF" "$dir" --prompt-ids "$LONG" --max-new-tokens 8 --logits-out "$out/default-llamba.ref.json" \
+    > /dev/null || { failed=$((failed + 1)); echo "FAIL default-llamba: ssmc-ref"; }
+}
+run_long() { # ARTDIR
+  check "default-llamba whole chunks" generate_and_compare "$WORK/default-llamba.run.json" \
+    "$1/default-llamba.ref.json" "$1/default-llamba.ssmx" --prompt-ids "$LONG" --max-new-tokens 8
+}
 sanitize() { # ARTIFACT: one short generation under compute-sanitizer memcheck
   [ "$SANITIZE" = 1 ] || return 0
   if ! command -v compute-sanitizer > /dev/null 2>&1; then
@@ -156,6 +176,7 @@ self)
   for family in $FAMILIES; do
     make_family "$family" "$WORK" && run_family "$family" "$WORK"
   done
+  make_long "$WORK" && run_long "$WORK"
   sanitize "$WORK/llamba.ssmx"
   finish
   ;;
@@ -174,6 +195,7 @@ prepare)
       [ -s "$DIR/$family.$r.json" ] || { failed=$((failed + 1)); echo "FAIL $family: no $family.$r.json"; }
     done
   done
+  make_long "$DIR"
   cp "$BUILD/bin/ssmc-run-lite" "$BUILD/lib/libssmc_runtime.so" test/Frontend/Inputs/compare_logits.py "$DIR/" || exit 1
   # The C++ runtime needs the libstdc++ it was built with (GLIBCXX_3.4.30 for
   # GCC 12); --prepared falls back on this copy where the system's is older.
@@ -253,6 +275,11 @@ prepared)
       failed=$((failed + 1)); echo "FAIL $family compile sm_$SM: $DIR/$family.ssmx missing (failed at --prepare?)"
     fi
   done
+  if [ -f "$DIR/default-llamba.ssmx" ]; then
+    run_long "$DIR"
+  else
+    failed=$((failed + 1)); echo "FAIL default-llamba: $DIR/default-llamba.ssmx missing"
+  fi
   sanitize "$DIR/llamba.ssmx"
   finish
   ;;

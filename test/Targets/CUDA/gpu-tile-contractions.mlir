@@ -104,3 +104,50 @@ func.func @not_matched(%wt: memref<1x?x?x4xf32>, %u: memref<1x?x4x32xf32>, %y: m
   }
   return
 }
+
+// -----
+
+// An elementwise op overwriting the sums in place (the chunk's decay mask on
+// C B^T) runs in the tile kernel at each stored element; a later reader of
+// the buffer sees its result.
+// CHECK-LABEL: func.func @masked_c_bt
+// CHECK: gpu.launch
+// CHECK: gpu.barrier
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}} : memref<?x32x128x128xf32>
+// CHECK: gpu.terminator
+// CHECK-NOT: math.exp
+// CHECK: linalg.copy
+#c5 = affine_map<(b, l, s, h, n) -> (b, l, h, n)>
+#b5 = affine_map<(b, l, s, h, n) -> (b, s, h, n)>
+#o5 = affine_map<(b, l, s, h, n) -> (b, h, l, s)>
+#a4 = affine_map<(b, h, l, s) -> (b, l, h)>
+#id4 = affine_map<(b, h, l, s) -> (b, h, l, s)>
+func.func @masked_c_bt(%C: memref<?x128x32x64xbf16>, %B: memref<?x128x32x64xbf16>, %acum: memref<?x128x32xf32>,
+                       %copy: memref<?x32x128x128xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %C, %c0 : memref<?x128x32x64xbf16>
+  %cb = memref.alloc(%b) : memref<?x32x128x128xf32>
+  linalg.fill ins(%zero : f32) outs(%cb : memref<?x32x128x128xf32>)
+  linalg.generic {indexing_maps = [#c5, #b5, #o5],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%C, %B : memref<?x128x32x64xbf16>, memref<?x128x32x64xbf16>) outs(%cb : memref<?x32x128x128xf32>) {
+  ^bb0(%c: bf16, %bv: bf16, %acc: f32):
+    %0 = arith.extf %c : bf16 to f32
+    %1 = arith.extf %bv : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#a4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%acum : memref<?x128x32xf32>) outs(%cb : memref<?x32x128x128xf32>) {
+  ^bb0(%a: f32, %v: f32):
+    %0 = math.exp %a : f32
+    %1 = arith.mulf %v, %0 : f32
+    linalg.yield %1 : f32
+  }
+  linalg.copy ins(%cb : memref<?x32x128x128xf32>) outs(%copy : memref<?x32x128x128xf32>)
+  memref.dealloc %cb : memref<?x32x128x128xf32>
+  return
+}

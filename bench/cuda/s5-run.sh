@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Session 5's device calls (H100): unpack the bundles carried as out/*.tar.xz
+# (PTX compresses ~25x: the llamba-1b and llamba-8b artifacts are 60 MB as
+# files, 1.6 MB packed), then the steps named in $STEPS:
+#   parity  tiny models of four families + default-llamba over whole chunks
+#           vs the reference, one run under compute-sanitizer memcheck
+#   bench   llamba-1b / llamba-8b: prefill 2K and 8K at batch 1 with decode
+#           at batch 1, then decode at batch 16, 64 (, 256) 2048 tokens deep
+#   ncu     per-kernel GPU times: llamba-1b decode (3 steps, graphs off) and
+#           llamba-8b prefill of 256 tokens (two whole chunks)
+# usage: STEPS="parity bench ncu" bash bench/cuda/s5-run.sh   (logs in $OUT)
+set -uo pipefail
+O=${OUT:-s5-out}; mkdir -p "$O"
+STEPS=${STEPS:-parity bench ncu}
+has() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
+[ -d /tmp/gb ] || tar -C /tmp -xJf out/gb.tar.xz
+[ -d /tmp/gpu-check ] || tar -C /tmp -xJf out/gc.tar.xz
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u
+CUBLAS=$(find /opt /usr/local /usr/lib -name 'libcublas.so.1[0-9]*' 2>/dev/null | grep -v Lt | head -1)
+export SSMC_CUBLAS=$CUBLAS LD_LIBRARY_PATH=$(dirname "$CUBLAS"):/tmp/gb/fallback-lib
+echo "cublas: $CUBLAS"
+G=/tmp/gb; RUN=$G/ssmc-run-lite
+if has parity; then
+  timeout 240 bash test/E2E/gpu/run-on-device.sh --prepared /tmp/gpu-check --sanitize > "$O/parity.log" 2>&1
+  grep -E "^(PASS|FAIL)|gpu e2e" "$O/parity.log" | cut -c1-150
+fi
+if has bench; then
+  for p in llamba-1b llamba-8b; do
+    g=64; [ $p = llamba-8b ] && g=32
+    timeout 200 $RUN bench $G/$p.ssmx --batch 1 --prompt-len 2048,8192 --gen $g --json "$O/$p-b1.json" > "$O/$p-b1.txt" 2>&1
+    b=16,64,256; [ $p = llamba-8b ] && b=16,64
+    timeout 150 $RUN bench $G/$p.ssmx --batch $b --prompt-len 2048 --gen 16 --skip-prefill --json "$O/$p-bn.json" > "$O/$p-bn.txt" 2>&1
+    echo "== $p"; grep -vE "^(#|$)" "$O/$p-b1.txt" "$O/$p-bn.txt" | tail -14 | cut -c1-150
+  done
+fi
+if has ncu; then
+  SSMC_CUDA_GRAPHS=0 timeout 200 ncu --csv --metrics gpu__time_duration.sum $RUN $G/llamba-1b.ssmx --prompt-ids 1 --max-new-tokens 2 > "$O/ncu-l1b-decode.csv" 2> "$O/ncu-l1b-decode.err"
+  python3 bench/cuda/kernel-times.py "$O/ncu-l1b-decode.csv" 12
+  P=$(seq -s, 1 256)
+  timeout 240 ncu --csv --metrics gpu__time_duration.sum $RUN $G/llamba-8b.ssmx --prompt-ids "$P" --max-new-tokens 1 > "$O/ncu-l8b-prefill.csv" 2> "$O/ncu-l8b-prefill.err"
+  python3 bench/cuda/kernel-times.py "$O/ncu-l8b-prefill.csv" 12
+fi
+date -u
