@@ -19,7 +19,9 @@
 // thread per output read 32 rows per warp-wide load (C B^T alone took
 // 330 us per 128-token chunk of llamba-1b). The elementwise op that consumes
 // the sums is computed in the same kernel (a norm's scaling of its row: at
-// decode the norm is then one kernel, not two). Summation order changes,
+// decode the norm is then one kernel, not two), and so is an elementwise op
+// that writes one of its inputs in place right before (the decode step's
+// state update: state update and y = S' . C in one kernel). Summation order changes,
 // which only rounding can see.
 //
 //===----------------------------------------------------------------------===//
@@ -119,6 +121,14 @@ struct GPUBlockReductionsPass
   }
 
   void rewrite(linalg::GenericOp op, bool warpPerOutput) {
+    // (Found before anything is built here.) An elementwise op writing an input in place right before (the scan's
+    // state update before y = S' . C, at decode) is computed in this kernel
+    // too: each element is visited once, stored, and summed.
+    linalg::GenericOp producer;
+    for (OpOperand *input : op.getDpsInputOperands())
+      if (!producer)
+        producer = ssmc::cuda::inPlaceProducerOf(op, input->get());
+
     OpBuilder b(op);
     Location loc = op.getLoc();
     auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
@@ -227,9 +237,14 @@ struct GPUBlockReductionsPass
         if (arg.use_empty())
           continue;
         Value v = input->get();
-        if (isa<MemRefType>(v.getType()))
+        if (producer && v == producer.getDpsInits()[0]) {
+          Value produced = ssmc::cuda::evaluateBodyAt(b, loc, producer, ivs);
+          memref::StoreOp::create(b, loc, produced, v, ivs);
+          v = produced;
+        } else if (isa<MemRefType>(v.getType())) {
           v = memref::LoadOp::create(b, loc, v,
                                      operandIndices(maps[input->getOperandNumber()], ivs));
+        }
         mapping.map(arg, v);
       }
       for (Operation &inner : body.without_terminator()) {
@@ -301,6 +316,8 @@ struct GPUBlockReductionsPass
       }
       consumer.erase();
     }
+    if (producer)
+      producer.erase();
     op.erase();
   }
 

@@ -125,17 +125,17 @@ void ssmc::cuda::hoistBetween(Operation *op, linalg::GenericOp consumer) {
     op->getNextNode()->moveBefore(op);
 }
 
-void ssmc::cuda::emitConsumerAt(OpBuilder &b, Location loc, linalg::GenericOp consumer, Value out,
-                                Value value, ArrayRef<Value> ivs) {
-  Block &body = consumer.getRegion().front();
+Value ssmc::cuda::evaluateBodyAt(OpBuilder &b, Location loc, linalg::GenericOp generic,
+                                 ArrayRef<Value> ivs, Value known, Value knownValue) {
+  Block &body = generic.getRegion().front();
   IRMapping mapping;
-  auto maps = consumer.getIndexingMapsArray();
-  for (OpOperand &operand : consumer->getOpOperands()) {
+  auto maps = generic.getIndexingMapsArray();
+  for (OpOperand &operand : generic->getOpOperands()) {
     BlockArgument arg = body.getArgument(operand.getOperandNumber());
     if (arg.use_empty())
       continue;
-    if (operand.get() == out) {
-      mapping.map(arg, value);
+    if (known && operand.get() == known) {
+      mapping.map(arg, knownValue);
       continue;
     }
     SmallVector<Value> indices;
@@ -152,8 +152,46 @@ void ssmc::cuda::emitConsumerAt(OpBuilder &b, Location loc, linalg::GenericOp co
     }
     b.clone(inner, mapping);
   }
-  Value result = mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+  return mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+}
+
+void ssmc::cuda::emitConsumerAt(OpBuilder &b, Location loc, linalg::GenericOp consumer, Value out,
+                                Value value, ArrayRef<Value> ivs) {
+  Value result = evaluateBodyAt(b, loc, consumer, ivs, out, value);
   memref::StoreOp::create(b, loc, result, consumer.getDpsInits()[0], ivs);
+}
+
+linalg::GenericOp ssmc::cuda::inPlaceProducerOf(linalg::GenericOp op, Value input) {
+  auto maps = op.getIndexingMapsArray();
+  unsigned loops = op.getNumLoops();
+  auto type = dyn_cast<MemRefType>(input.getType());
+  if (!type || type.getRank() != static_cast<int64_t>(loops))
+    return {};
+  for (OpOperand *operand : op.getDpsInputOperands())
+    if (operand->get() == input && !op.getMatchingIndexingMap(operand).isIdentity())
+      return {};
+  Value root = rootBuffer(input);
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (isa<memref::AllocOp, memref::DimOp, arith::ConstantOp, ViewLikeOpInterface>(prev))
+      continue;
+    // A fill of another buffer (the op's own accumulator) may lie between.
+    if (auto fill = dyn_cast<linalg::FillOp>(prev);
+        fill && rootBuffer(fill.getOutputs()[0]) != root)
+      continue;
+    auto producer = dyn_cast<linalg::GenericOp>(prev);
+    if (!producer || !producer.hasPureBufferSemantics() || producer.getNumDpsInits() != 1 ||
+        producer.getDpsInits()[0] != input || producer.getNumLoops() != loops ||
+        producer.getNumReductionLoops() != 0 ||
+        !producer.getIndexingMapsArray().back().isIdentity())
+      return {};
+    for (OpOperand *operand : producer.getDpsInputOperands()) {
+      if (rootBuffer(operand->get()) == root ||
+          !producer.getMatchingIndexingMap(operand).isProjectedPermutation(true))
+        return {};
+    }
+    return producer;
+  }
+  return {};
 }
 
 arith::AddFOp ssmc::cuda::finalSum(linalg::GenericOp op) {

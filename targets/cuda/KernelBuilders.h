@@ -49,6 +49,21 @@ mlir::linalg::GenericOp foldableConsumerOf(mlir::Operation *op, mlir::Value out,
 /// `consumer` above `op`, so that a kernel built at `op` can use them.
 void hoistBetween(mlir::Operation *op, mlir::linalg::GenericOp consumer);
 
+/// `generic`'s body evaluated at its loop indices `ivs` (operands loaded
+/// at their indexing maps; `known`, if given, read as `knownValue`).
+mlir::Value evaluateBodyAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::GenericOp generic,
+                           mlir::ArrayRef<mlir::Value> ivs, mlir::Value known = {},
+                           mlir::Value knownValue = {});
+
+/// The elementwise op that writes `input` in place right before `op` reads
+/// it at identity indices (the scan's state update before y = S' . C): an
+/// all-parallel linalg.generic over the same loops whose only output is
+/// `input` (identity indices) and that reads no other view of it; only
+/// allocations, sizes, constants, views and fills of other buffers lie
+/// between. A kernel that visits every element of `input` once can compute
+/// and store it there, then use the value. Null when there is none.
+mlir::linalg::GenericOp inPlaceProducerOf(mlir::linalg::GenericOp op, mlir::Value input);
+
 /// Emits `consumer`'s body for its loop indices `ivs`, with `value` standing
 /// for the element it reads from `out`, and stores the result in its output.
 void emitConsumerAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::GenericOp consumer,

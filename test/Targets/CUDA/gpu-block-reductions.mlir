@@ -236,3 +236,43 @@ func.func @sum_then_scale(%s: memref<?x16x64xf32>, %c: memref<?x16xf32>) -> memr
   memref.dealloc %acc : memref<?x16xf32>
   return %y : memref<?x16xbf16>
 }
+
+// -----
+
+// The decode step: the state updated in place, then y = S' . C. The update
+// runs in the reduction's kernel: each lane updates its state elements,
+// stores them and sums them.
+// SHORT-LABEL: func.func @update_then_sum
+// SHORT: gpu.launch
+// SHORT: scf.for
+// SHORT: math.exp
+// SHORT: memref.store %{{.*}} : memref<?x4x16x32xf32>
+// SHORT: arith.mulf
+// SHORT-COUNT-5: gpu.shuffle  xor
+// SHORT-NOT: linalg.generic
+#s4 = affine_map<(b, h, p, n) -> (b, h, p, n)>
+#hd = affine_map<(b, h, p, n) -> (b, h)>
+#cn = affine_map<(b, h, p, n) -> (b, h, n)>
+#y3 = affine_map<(b, h, p, n) -> (b, h, p)>
+func.func @update_then_sum(%S: memref<?x4x16x32xf32>, %la: memref<?x4xf32>, %C: memref<?x4x32xf32>) -> memref<?x4x16xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  linalg.generic {indexing_maps = [#hd, #s4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%la : memref<?x4xf32>) outs(%S : memref<?x4x16x32xf32>) {
+  ^bb0(%a: f32, %s: f32):
+    %0 = math.exp %a : f32
+    %1 = arith.mulf %0, %s : f32
+    linalg.yield %1 : f32
+  }
+  %b = memref.dim %S, %c0 : memref<?x4x16x32xf32>
+  %y = memref.alloc(%b) : memref<?x4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x4x16xf32>)
+  linalg.generic {indexing_maps = [#s4, #cn, #y3], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%S, %C : memref<?x4x16x32xf32>, memref<?x4x32xf32>) outs(%y : memref<?x4x16xf32>) {
+  ^bb0(%s: f32, %c: f32, %acc: f32):
+    %0 = arith.mulf %s, %c : f32
+    %1 = arith.addf %acc, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return %y : memref<?x4x16xf32>
+}
