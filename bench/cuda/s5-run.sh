@@ -8,6 +8,8 @@
 #           at batch 1, then decode at batch 16, 64 (, 256) 2048 tokens deep
 #   ncu     per-kernel GPU times: llamba-1b decode (3 steps, graphs off) and
 #           llamba-8b prefill of 256 tokens (two whole chunks)
+#   torch   the PyTorch baseline (out/tc.tar.xz from bench/torch/prepare-check.sh):
+#           its parity check, then its bench of both presets, eager and graphs
 # usage: STEPS="parity bench ncu" bash bench/cuda/s5-run.sh   (logs in $OUT)
 set -uo pipefail
 O=${OUT:-s5-out}; mkdir -p "$O"
@@ -39,5 +41,15 @@ if has ncu; then
   P=$(seq -s, 1 256)
   timeout 240 ncu --csv --metrics gpu__time_duration.sum $RUN $G/llamba-8b.ssmx --prompt-ids "$P" --max-new-tokens 1 > "$O/ncu-l8b-prefill.csv" 2> "$O/ncu-l8b-prefill.err"
   python3 bench/cuda/kernel-times.py "$O/ncu-l8b-prefill.csv" 12
+  python3 bench/cuda/chunk-times.py "$O/ncu-l8b-prefill.csv" out/l8b-chunk-kernels.txt 32 2
+fi
+if has torch; then
+  [ -d /tmp/torch-check ] || tar -C /tmp -xJf out/tc.tar.xz
+  timeout 120 python3 bench/torch/baseline.py check --dir /tmp/torch-check > "$O/torch-check.log" 2>&1
+  tail -3 "$O/torch-check.log"
+  PYTHONUNBUFFERED=1 timeout 360 python3 bench/torch/baseline.py bench --preset llamba-1b,llamba-8b \
+    --dtype bfloat16 --batch 1,16,64,256 --prompt-len 2048,8192 --gen 32 --graphs \
+    --json "$O/torch-bench.json" > "$O/torch-bench.log" 2>&1
+  tail -30 "$O/torch-bench.log" | cut -c1-160
 fi
 date -u

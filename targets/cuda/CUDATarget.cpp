@@ -33,12 +33,13 @@ llvm::Error makeError(const llvm::Twine &message) {
 /// From import to NVVM-dialect kernels and host code with gpu.launch_func.
 /// Bufferization as on the CPU (after giving every accumulator its own zero
 /// fill); then projections become warp kernels or vendor GEMM calls (with
-/// their fill and elementwise consumer folded in), sum reductions block- or
-/// warp-per-output kernels, and every other linalg op one kernel (parallel
+/// their fill and elementwise consumer folded in), batched contractions (the
+/// chunked scan's) shared-memory tiled kernels, other sum reductions block-
+/// or warp-per-output kernels (with an in-place producer and an elementwise
+/// consumer folded in), and every other linalg op one kernel (parallel
 /// dimensions collapsed and split into blocks of `block-size` threads,
-/// reductions sequential per thread). Not yet: a fused chunked-scan kernel,
-/// shared-memory tiling and tensor cores of our own (prefill GEMMs go to the
-/// vendor library).
+/// reductions sequential per thread). Not yet: one fused kernel per chunk
+/// and tensor cores of our own (prefill GEMMs go to the vendor library).
 std::string kernelPipeline(const CUDATargetDesc &target) {
   return "ssm-decompose-model, convert-ssm-to-linalg, ssm-bind-weights, canonicalize, cse, "
          "ssm-fuse-elementwise, canonicalize, ssm-privatize-fills, "
