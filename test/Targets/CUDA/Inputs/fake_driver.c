@@ -4,9 +4,14 @@
  * module loading with the cubin/PTX fallback, uploads, state gathering by
  * slot, launches, logits download, frees, error reporting.
  *
- * usage: fake_driver CODE.so NUM_STATES [--fail-launch K] [--fail-cubin]
+ * usage: fake_driver CODE.so NUM_STATES [--fail-launch K] [--fail-cubin] [--graphs]
  * Prints counters; exits 0 when the call returned as expected, every device
- * allocation was freed and no copy reached outside a device allocation. */
+ * allocation was freed and no copy reached outside a device allocation.
+ * --graphs: the table has the graph functions (stream capture records the
+ * launches instead of running them; allocations made while capturing and
+ * not freed belong to the graph until its exec is destroyed), the two
+ * sequences use contiguous slots, and three more decode steps follow: the
+ * first after the eager one is captured and launched, the next replayed. */
 #include "ssmc/abi.h"
 
 #include <dlfcn.h>
@@ -15,6 +20,7 @@
 #include <string.h>
 
 static int allocs, frees, launches, loads, fail_launch_at = -1, fail_cubin;
+static int capturing, captured_launches, graph_launches, graphs_live;
 static long live_bytes;
 
 static int32_t load_data(void **module, const void *image) {
@@ -39,6 +45,10 @@ static int32_t launch(void *function, uint32_t gx, uint32_t gy, uint32_t gz, uin
                       void **extra) {
   (void)shared;
   (void)extra;
+  if (capturing) {
+    ++captured_launches;
+    return function && params ? 0 : 1;
+  }
   ++launches;
   if (!function || !gx || !gy || !gz || bx * by * bz == 0 || bx * by * bz > 1024 ||
       stream != (void *)0x57 || !params)
@@ -59,6 +69,8 @@ static int inside_a_block(uint64_t p, size_t bytes) {
   ++out_of_bounds;
   return 0;
 }
+static uint64_t graph_owned[MAX_BLOCKS];
+static int num_graph_owned;
 static int32_t alloc_async(uint64_t *ptr, size_t bytes, void *stream) {
   long *block = calloc(1, bytes + 16);
   if (stream != (void *)0x57 || !block || num_blocks == MAX_BLOCKS)
@@ -69,11 +81,18 @@ static int32_t alloc_async(uint64_t *ptr, size_t bytes, void *stream) {
   *ptr = (uint64_t)(uintptr_t)(block + 2);
   block_start[num_blocks] = *ptr;
   block_bytes[num_blocks++] = bytes;
+  if (capturing)
+    graph_owned[num_graph_owned++] = *ptr;
   return 0;
 }
 static int32_t free_async(uint64_t ptr, void *stream) {
   long *block = (long *)(uintptr_t)ptr - 2;
   (void)stream;
+  for (int i = 0; i < num_graph_owned; ++i)
+    if (graph_owned[i] == ptr) {
+      graph_owned[i] = graph_owned[--num_graph_owned];
+      break;
+    }
   for (int i = 0; i < num_blocks; ++i)
     if (block_start[i] == ptr) {
       block_start[i] = block_start[num_blocks - 1];
@@ -129,12 +148,52 @@ static int32_t error_string(int32_t e, const char **text) {
   return 0;
 }
 
+static int32_t begin_capture(void *stream) {
+  if (stream != (void *)0x57 || capturing)
+    return 1;
+  capturing = 1;
+  return 0;
+}
+static int32_t end_capture(void *stream, void **graph) {
+  if (stream != (void *)0x57 || !capturing)
+    return 1;
+  capturing = 0;
+  *graph = (void *)0x6a;
+  return 0;
+}
+static int32_t instantiate(void **exec, void *graph) {
+  if (graph != (void *)0x6a)
+    return 1;
+  *exec = (void *)0xe1;
+  ++graphs_live;
+  return 0;
+}
+static int32_t graph_launch(void *exec, void *stream) {
+  if (exec != (void *)0xe1 || stream != (void *)0x57)
+    return 1;
+  ++graph_launches;
+  return 0;
+}
+/* The graph's own allocations go with its exec. */
+static int32_t exec_destroy(void *exec) {
+  if (exec != (void *)0xe1)
+    return 1;
+  --graphs_live;
+  while (num_graph_owned)
+    free_async(graph_owned[0], (void *)0x57);
+  return 0;
+}
+static int32_t graph_destroy(void *graph) { return graph == (void *)0x6a ? 0 : 1; }
+
 int main(int argc, char **argv) {
   if (argc < 3)
     return 2;
   int num_states = atoi(argv[2]);
+  int graphs = 0;
   for (int i = 3; i < argc; ++i) {
-    if (!strcmp(argv[i], "--fail-launch") && i + 1 < argc)
+    if (!strcmp(argv[i], "--graphs"))
+      graphs = 1;
+    else if (!strcmp(argv[i], "--fail-launch") && i + 1 < argc)
       fail_launch_at = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--fail-cubin"))
       fail_cubin = 1;
@@ -153,6 +212,14 @@ int main(int argc, char **argv) {
   ssmc_cuda_api api = {load_data, unload, get_function, launch, alloc_async, free_async,
                        copy,      htod,   dtoh,         set32,  set16,       sync_stream,
                        error_name, error_string};
+  if (graphs) {
+    api.stream_begin_capture = begin_capture;
+    api.stream_end_capture = end_capture;
+    api.graph_instantiate = instantiate;
+    api.graph_launch = graph_launch;
+    api.graph_exec_destroy = exec_destroy;
+    api.graph_destroy = graph_destroy;
+  }
   char error[512] = "";
   ssmc_device device = {&api, (void *)0x57, error, sizeof error};
 
@@ -170,6 +237,10 @@ int main(int argc, char **argv) {
   block_start[num_blocks] = (uint64_t)(uintptr_t)weights;
   block_bytes[num_blocks++] = 1 << 22;
   int32_t tokens[BATCH * LEN] = {1, 2, 3, 4, 5, 0}, lengths[BATCH] = {3, 2}, slots[BATCH] = {2, 0};
+  if (graphs) { /* graphs need the rows of a batch to be contiguous */
+    slots[0] = 1;
+    slots[1] = 2;
+  }
   int64_t positions[BATCH] = {0, 0};
   float *logits = malloc(sizeof(float) * BATCH * VOCAB_MAX);
   for (int i = 0; i < BATCH * VOCAB_MAX; ++i)
@@ -203,10 +274,21 @@ int main(int argc, char **argv) {
     rc = decode(&call);
     printf("decode: status %d, %d launches, %d allocations, %d frees, %ld bytes live\n", rc,
            launches - before, allocs, frees, live_bytes);
+    for (int step = 2; graphs && rc == 0 && step <= 3; ++step) {
+      before = launches;
+      int captured_before = captured_launches, graph_before = graph_launches;
+      rc = decode(&call);
+      printf("decode %d: status %d, %d launches, %d captured, %d graph launches, %d graphs\n", step,
+             rc, launches - before, captured_launches - captured_before,
+             graph_launches - graph_before, graphs_live);
+    }
   }
   /* Without a device table the entry point refuses to run. */
   call.device = NULL;
   printf("no device table: status %d\n", prefill(&call));
   release(&device);
-  return (allocs == frees && live_bytes == 0 && out_of_bounds == 0) ? 0 : 1;
+  if (graphs)
+    printf("released: %d graphs, %d allocations, %d frees, %ld bytes live\n", graphs_live, allocs,
+           frees, live_bytes);
+  return (allocs == frees && live_bytes == 0 && out_of_bounds == 0 && graphs_live == 0) ? 0 : 1;
 }
