@@ -240,21 +240,23 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
                           return castFloat(nb, l, v, resultElement);
                         });
 
-  // Steps 2-3: the state leaving the chunk. First the entering state decayed
-  // over the whole chunk (exp(Acum[q-1]) S_enter), written over S_enter: it
-  // is S_enter's last use, so the carried state stays in one buffer.
-  Value decayed = buildGenericInto(b, loc, ValueRange{total}, state,
-                              {map(4, {d4[0], d4[1]}), map(4, d4)}, {},
-                              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                                return mul(nb, l, expOf(nb, l, args[0]), args[1]);
-                              });
-  // decay_states[b,l,h] = exp(Acum[q-1] - Acum[l]), once per token and head
-  // rather than once per state element.
+  // Steps 2-3: the state leaving the chunk. decay_states[b,l,h] =
+  // exp(Acum[q-1] - Acum[l]), once per token and head rather than once per
+  // state element.
   Value toEnd = buildGenericInto(b, loc, ValueRange{total, acum}, empty(seqH, f32),
                             {map(3, {d3[0], d3[2]}), map(3, d3), map(3, d3)}, {},
                             [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                               return expOf(nb, l, subf(nb, l, args[0], args[1]));
                             });
+  // Then the entering state decayed over the whole chunk (exp(Acum[q-1])
+  // S_enter), written over S_enter: it is S_enter's last use, so the carried
+  // state stays in one buffer. Right before the sum that adds onto it, so
+  // that a GPU kernel of the sum can apply the decay as it reads the state.
+  Value decayed = buildGenericInto(b, loc, ValueRange{total}, state,
+                              {map(4, {d4[0], d4[1]}), map(4, d4)}, {},
+                              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                                return mul(nb, l, expOf(nb, l, args[0]), args[1]);
+                              });
   // S_exit[b,h,p,n] += sum_l toEnd[b,l,h] u[b,l,h,p] B[b,l,h/rb,n] over loops
   // (b, h, l, p, n): n innermost, contiguous in B and the state (an axpy).
   Value newState = buildGenericInto(

@@ -22,7 +22,8 @@
 // and the batch may be dynamic (edge tiles clamp their loads and skip their
 // stores). A zero fill of the output right before is folded (sums are
 // stored), and so is an elementwise consumer reading the output at the same
-// indices. Summation order per output is the op's (k ascending).
+// indices, or an elementwise op writing the output in place right before
+// (applied to each output element as it is read). Summation order per output is the op's (k ascending).
 //
 //===----------------------------------------------------------------------===//
 
@@ -165,6 +166,9 @@ struct GPUTileContractionsPass
     MLIRContext *ctx = op.getContext();
     auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
     Value out = op.getDpsInits()[0];
+    // An in-place elementwise op on the output right before (the decay of
+    // the carried state) is applied to the value each store reads.
+    linalg::GenericOp producer = ssmc::cuda::inPlaceProducerOfInit(op);
     linalg::GenericOp consumer =
         ssmc::cuda::foldableConsumerOf(op, out, /*allowBroadcast=*/false);
     if (consumer)
@@ -387,8 +391,11 @@ struct GPUTileContractionsPass
         b.setInsertionPointToStart(ifStore.thenBlock());
         SmallVector<Value> outIndices = operandIndices(op.getNumDpsInputs(), outIvs);
         Value total = kTiles.getResult(r * perThread + c);
-        if (!zeroFill)
-          total = arith::AddFOp::create(b, loc, memref::LoadOp::create(b, loc, out, outIndices), total);
+        if (!zeroFill) {
+          Value before = producer ? ssmc::cuda::evaluateBodyAt(b, loc, producer, outIndices)
+                                  : memref::LoadOp::create(b, loc, out, outIndices).getResult();
+          total = arith::AddFOp::create(b, loc, before, total);
+        }
         if (consumer)
           ssmc::cuda::emitConsumerAt(b, loc, consumer, out, total, outIndices);
         else
@@ -399,6 +406,8 @@ struct GPUTileContractionsPass
       zeroFill.erase();
     if (consumer)
       consumer.erase();
+    if (producer)
+      producer.erase();
     op.erase();
   }
 };

@@ -161,16 +161,17 @@ void ssmc::cuda::emitConsumerAt(OpBuilder &b, Location loc, linalg::GenericOp co
   memref::StoreOp::create(b, loc, result, consumer.getDpsInits()[0], ivs);
 }
 
-linalg::GenericOp ssmc::cuda::inPlaceProducerOf(linalg::GenericOp op, Value input) {
-  auto maps = op.getIndexingMapsArray();
-  unsigned loops = op.getNumLoops();
-  auto type = dyn_cast<MemRefType>(input.getType());
-  if (!type || type.getRank() != static_cast<int64_t>(loops))
+namespace {
+/// The elementwise op right before `op` (allocations, sizes, constants,
+/// views and fills of other buffers between) that writes `buffer` in place
+/// at identity indices, reads no view of it, and has as many loops as
+/// `buffer` has dims; null otherwise.
+linalg::GenericOp inPlaceWriterBefore(Operation *op, Value buffer) {
+  auto type = dyn_cast<MemRefType>(buffer.getType());
+  if (!type)
     return {};
-  for (OpOperand *operand : op.getDpsInputOperands())
-    if (operand->get() == input && !op.getMatchingIndexingMap(operand).isIdentity())
-      return {};
-  Value root = rootBuffer(input);
+  unsigned loops = type.getRank();
+  Value root = rootBuffer(buffer);
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
     if (isa<memref::AllocOp, memref::DimOp, arith::ConstantOp, ViewLikeOpInterface>(prev))
       continue;
@@ -180,7 +181,7 @@ linalg::GenericOp ssmc::cuda::inPlaceProducerOf(linalg::GenericOp op, Value inpu
       continue;
     auto producer = dyn_cast<linalg::GenericOp>(prev);
     if (!producer || !producer.hasPureBufferSemantics() || producer.getNumDpsInits() != 1 ||
-        producer.getDpsInits()[0] != input || producer.getNumLoops() != loops ||
+        producer.getDpsInits()[0] != buffer || producer.getNumLoops() != loops ||
         producer.getNumReductionLoops() != 0 ||
         !producer.getIndexingMapsArray().back().isIdentity())
       return {};
@@ -192,6 +193,20 @@ linalg::GenericOp ssmc::cuda::inPlaceProducerOf(linalg::GenericOp op, Value inpu
     return producer;
   }
   return {};
+}
+} // namespace
+
+linalg::GenericOp ssmc::cuda::inPlaceProducerOf(linalg::GenericOp op, Value input) {
+  if (cast<MemRefType>(input.getType()).getRank() != static_cast<int64_t>(op.getNumLoops()))
+    return {};
+  for (OpOperand *operand : op.getDpsInputOperands())
+    if (operand->get() == input && !op.getMatchingIndexingMap(operand).isIdentity())
+      return {};
+  return inPlaceWriterBefore(op, input);
+}
+
+linalg::GenericOp ssmc::cuda::inPlaceProducerOfInit(linalg::GenericOp op) {
+  return inPlaceWriterBefore(op, op.getDpsInits()[0]);
 }
 
 arith::AddFOp ssmc::cuda::finalSum(linalg::GenericOp op) {

@@ -64,6 +64,13 @@ mlir::Value evaluateBodyAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg:
 /// and store it there, then use the value. Null when there is none.
 mlir::linalg::GenericOp inPlaceProducerOf(mlir::linalg::GenericOp op, mlir::Value input);
 
+/// The elementwise op that writes `op`'s output in place right before `op`
+/// accumulates onto it (the chunk's decay of the carried state before the
+/// chunk's sum is added), under the same conditions as inPlaceProducerOf
+/// with the output's dims for loops: a kernel that stores every output
+/// element once can apply it to the value it reads. Null when none.
+mlir::linalg::GenericOp inPlaceProducerOfInit(mlir::linalg::GenericOp op);
+
 /// Emits `consumer`'s body for its loop indices `ivs`, with `value` standing
 /// for the element it reads from `out`, and stores the result in its output.
 void emitConsumerAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::GenericOp consumer,

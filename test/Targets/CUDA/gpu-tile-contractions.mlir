@@ -42,22 +42,36 @@ func.func @c_bt(%C: memref<?x128x32x64xbf16>, %B: memref<?x128x32x64xbf16>, %out
 
 // -----
 
-// The chunk state: S[b, h, p, n] += sum_l toEnd[b, l, h] u[b, l, h, p] B[b, l, h, n].
-// toEnd reads neither p nor n: 16 values per K-slice. No fill before: the
-// sums are added to the state.
+// The chunk state: S[b, h, p, n] = exp(T[b, h]) S[b, h, p, n] (in place), then
+// S += sum_l toEnd[b, l, h] u[b, l, h, p] B[b, l, h, n]. toEnd reads neither
+// p nor n: 16 values per K-slice. No fill before: the sums are added to the
+// state, decayed as each store reads it.
 // CHECK-LABEL: func.func @chunk_state
+// CHECK-NOT: linalg.generic
 // CHECK: workgroup(%[[ST:[^ ]*]] : memref<16xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<16x33xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<16x33xbf16, #gpu.address_space<workgroup>>)
 // CHECK: arith.cmpi ult, %{{.*}}, %c16
 // CHECK: memref.store %{{.*}}, %[[ST]]
 // CHECK: gpu.barrier
 // CHECK: memref.load %{{.*}} : memref<?x4x32x64xf32>
+// CHECK: math.exp
 // CHECK: arith.addf
 // CHECK: memref.store %{{.*}} : memref<?x4x32x64xf32>
+// CHECK-NOT: linalg.generic
 #te = affine_map<(b, h, l, p, n) -> (b, l, h)>
 #u = affine_map<(b, h, l, p, n) -> (b, l, h, p)>
 #bb = affine_map<(b, h, l, p, n) -> (b, l, h, n)>
 #s = affine_map<(b, h, l, p, n) -> (b, h, p, n)>
-func.func @chunk_state(%te: memref<?x128x4xf32>, %u: memref<?x128x4x32xf32>, %B: memref<?x128x4x64xbf16>, %S: memref<?x4x32x64xf32>) {
+#hd2 = affine_map<(b, h, p, n) -> (b, h)>
+#id4s = affine_map<(b, h, p, n) -> (b, h, p, n)>
+func.func @chunk_state(%te: memref<?x128x4xf32>, %u: memref<?x128x4x32xf32>, %B: memref<?x128x4x64xbf16>, %S: memref<?x4x32x64xf32>,
+                       %T: memref<?x4xf32>) {
+  linalg.generic {indexing_maps = [#hd2, #id4s], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%T : memref<?x4xf32>) outs(%S : memref<?x4x32x64xf32>) {
+  ^bb0(%t: f32, %s: f32):
+    %0 = math.exp %t : f32
+    %1 = arith.mulf %0, %s : f32
+    linalg.yield %1 : f32
+  }
   linalg.generic {indexing_maps = [#te, #u, #bb, #s],
                   iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel"]}
       ins(%te, %u, %B : memref<?x128x4xf32>, memref<?x128x4x32xf32>, memref<?x128x4x64xbf16>) outs(%S : memref<?x4x32x64xf32>) {
