@@ -5,15 +5,17 @@
 #   parity  tiny models of four families + default-llamba over whole chunks
 #           vs the reference, one run under compute-sanitizer memcheck
 #   bench   llamba-1b / llamba-8b: prefill 2K and 8K at batch 1 with decode
-#           at batch 1, then decode at batch 16, 64 (, 256) 2048 tokens deep
+#           at batch 1
+#   batched decode at batch 16, 64 (, 256) 2048 tokens deep
 #   ncu     per-kernel GPU times: llamba-1b decode (3 steps, graphs off) and
 #           llamba-8b prefill of 256 tokens (two whole chunks)
 #   torch   the PyTorch baseline (out/tc.tar.xz from bench/torch/prepare-check.sh):
 #           its parity check, then its bench of both presets, eager and graphs
-# usage: STEPS="parity bench ncu" bash bench/cuda/s5-run.sh   (logs in $OUT)
+# usage: STEPS="parity bench batched ncu" bash bench/cuda/s5-run.sh   (logs in $OUT;
+#        SANITIZE= skips the memcheck run of the parity step)
 set -uo pipefail
 O=${OUT:-s5-out}; mkdir -p "$O"
-STEPS=${STEPS:-parity bench ncu}
+STEPS=${STEPS:-parity bench batched ncu}
 has() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 [ -d /tmp/gb ] || tar -C /tmp -xJf out/gb.tar.xz
 [ -d /tmp/gpu-check ] || tar -C /tmp -xJf out/gc.tar.xz
@@ -23,18 +25,21 @@ export SSMC_CUBLAS=$CUBLAS LD_LIBRARY_PATH=$(dirname "$CUBLAS"):/tmp/gb/fallback
 echo "cublas: $CUBLAS"
 G=/tmp/gb; RUN=$G/ssmc-run-lite
 if has parity; then
-  timeout 240 bash test/E2E/gpu/run-on-device.sh --prepared /tmp/gpu-check --sanitize > "$O/parity.log" 2>&1
+  timeout 240 bash test/E2E/gpu/run-on-device.sh --prepared /tmp/gpu-check ${SANITIZE---sanitize} > "$O/parity.log" 2>&1
   grep -E "^(PASS|FAIL)|gpu e2e" "$O/parity.log" | cut -c1-150
 fi
-if has bench; then
-  for p in llamba-1b llamba-8b; do
+for p in llamba-1b llamba-8b; do
+  if has bench; then
     g=64; [ $p = llamba-8b ] && g=32
     timeout 200 $RUN bench $G/$p.ssmx --batch 1 --prompt-len 2048,8192 --gen $g --json "$O/$p-b1.json" > "$O/$p-b1.txt" 2>&1
+    echo "== $p batch 1"; grep -vE "^(#|$)" "$O/$p-b1.txt" | tail -8 | cut -c1-150
+  fi
+  if has batched; then
     b=16,64,256; [ $p = llamba-8b ] && b=16,64
     timeout 150 $RUN bench $G/$p.ssmx --batch $b --prompt-len 2048 --gen 16 --skip-prefill --json "$O/$p-bn.json" > "$O/$p-bn.txt" 2>&1
-    echo "== $p"; grep -vE "^(#|$)" "$O/$p-b1.txt" "$O/$p-bn.txt" | tail -14 | cut -c1-150
-  done
-fi
+    echo "== $p batched"; grep -vE "^(#|$)" "$O/$p-bn.txt" | tail -8 | cut -c1-150
+  fi
+done
 if has ncu; then
   SSMC_CUDA_GRAPHS=0 timeout 200 ncu --csv --metrics gpu__time_duration.sum $RUN $G/llamba-1b.ssmx --prompt-ids 1 --max-new-tokens 2 > "$O/ncu-l1b-decode.csv" 2> "$O/ncu-l1b-decode.err"
   python3 bench/cuda/kernel-times.py "$O/ncu-l1b-decode.csv" 12
