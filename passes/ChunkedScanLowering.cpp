@@ -376,27 +376,7 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
                             SmallVector<OpFoldResult>(4, one))
                             .getResult()};
     };
-    Value yOut, stateOut;
-    if (staticLength && *staticLength == 1) {
-      std::tie(stateOut, yOut) = buildSingle(rewriter, loc);
-    } else if (staticLength) {
-      std::tie(stateOut, yOut) = buildLoop(rewriter, loc);
-    } else {
-      Value single = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::eq, upper,
-                                           arith::ConstantIndexOp::create(rewriter, loc, 1));
-      auto ifSingle = scf::IfOp::create(
-          rewriter, loc, single,
-          [&](OpBuilder &b, Location l) {
-            auto [s1, y1] = buildSingle(b, l);
-            scf::YieldOp::create(b, l, ValueRange{s1, y1});
-          },
-          [&](OpBuilder &b, Location l) {
-            auto [s2, y2] = buildLoop(b, l);
-            scf::YieldOp::create(b, l, ValueRange{s2, y2});
-          });
-      stateOut = ifSingle.getResult(0);
-      yOut = ifSingle.getResult(1);
-    }
+    auto [stateOut, yOut] = dispatchOnSingleToken(rewriter, loc, length, buildSingle, buildLoop);
 
     Type stateType = getTypeConverter()->convertType(op.getStateOut().getType());
     rewriter.replaceOp(op, {castToType(rewriter, loc, yOut, resultType),

@@ -280,29 +280,7 @@ struct CausalConv1dLowering : OpConversionPattern<CausalConv1dOp> {
       return {out, stateOut};
     };
 
-    Value out, stateOut;
-    std::optional<int64_t> staticLength = getConstantIntValue(length);
-    if (staticLength && *staticLength == 1) {
-      std::tie(out, stateOut) = buildSingle(rewriter, loc);
-    } else if (staticLength) {
-      std::tie(out, stateOut) = buildSequence(rewriter, loc);
-    } else {
-      Value single = arith::CmpIOp::create(
-          rewriter, loc, arith::CmpIPredicate::eq, getValueOrCreateConstantIndexOp(rewriter, loc, length),
-          arith::ConstantIndexOp::create(rewriter, loc, 1));
-      auto ifSingle = scf::IfOp::create(
-          rewriter, loc, single,
-          [&](OpBuilder &b, Location l) {
-            auto [o, s] = buildSingle(b, l);
-            scf::YieldOp::create(b, l, ValueRange{o, s});
-          },
-          [&](OpBuilder &b, Location l) {
-            auto [o, s] = buildSequence(b, l);
-            scf::YieldOp::create(b, l, ValueRange{o, s});
-          });
-      out = ifSingle.getResult(0);
-      stateOut = ifSingle.getResult(1);
-    }
+    auto [out, stateOut] = dispatchOnSingleToken(rewriter, loc, length, buildSingle, buildSequence);
 
     Type stateType = getTypeConverter()->convertType(op.getStateOut().getType());
     rewriter.replaceOp(op, {castToType(rewriter, loc, out, resultType),
@@ -355,6 +333,29 @@ struct CausalConv1dStepLowering : OpConversionPattern<CausalConv1dStepOp> {
 };
 
 } // namespace
+
+std::pair<Value, Value> ssmc::dispatchOnSingleToken(OpBuilder &b, Location loc,
+                                                    OpFoldResult length, PairBuilder single,
+                                                    PairBuilder sequence) {
+  std::optional<int64_t> staticLength = getConstantIntValue(length);
+  if (staticLength)
+    return *staticLength == 1 ? single(b, loc) : sequence(b, loc);
+  Value isSingle =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                            getValueOrCreateConstantIndexOp(b, loc, length),
+                            arith::ConstantIndexOp::create(b, loc, 1));
+  auto dispatch = scf::IfOp::create(
+      b, loc, isSingle,
+      [&](OpBuilder &nb, Location l) {
+        auto [first, second] = single(nb, l);
+        scf::YieldOp::create(nb, l, ValueRange{first, second});
+      },
+      [&](OpBuilder &nb, Location l) {
+        auto [first, second] = sequence(nb, l);
+        scf::YieldOp::create(nb, l, ValueRange{first, second});
+      });
+  return {dispatch.getResult(0), dispatch.getResult(1)};
+}
 
 /// One step of the SSD recurrence (spec §1.5) on `state : B x H x P x N`
 /// (float32). Returns the new state and `y : B x H x P` in `resultElement`.

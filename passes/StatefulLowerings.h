@@ -53,6 +53,20 @@ std::pair<mlir::Value, mlir::Value> buildScanStep(mlir::OpBuilder &b, mlir::Loca
 mlir::Value sliceAtTime(mlir::OpBuilder &b, mlir::Location loc, mlir::Value seq,
                         mlir::Value time);
 
+/// Builds one of two lowerings of a sequence op, each returning two values
+/// of the same types (an output and a new state).
+using PairBuilder =
+    llvm::function_ref<std::pair<mlir::Value, mlir::Value>(mlir::OpBuilder &, mlir::Location)>;
+
+/// `single` for a sequence of one token (decode), `sequence` otherwise:
+/// chosen by `length` when it is static, else behind `scf.if length == 1`.
+/// Both must yield buffers they were given rather than new ones, so that
+/// bufferization needs no ownership tracking across the branches.
+std::pair<mlir::Value, mlir::Value> dispatchOnSingleToken(mlir::OpBuilder &b, mlir::Location loc,
+                                                          mlir::OpFoldResult length,
+                                                          PairBuilder single,
+                                                          PairBuilder sequence);
+
 } // namespace ssmc
 
 #endif // SSMC_PASSES_STATEFULLOWERINGS_H
