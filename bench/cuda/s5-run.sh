@@ -28,7 +28,7 @@ if has parity; then
   timeout 240 bash test/E2E/gpu/run-on-device.sh --prepared /tmp/gpu-check ${SANITIZE---sanitize} > "$O/parity.log" 2>&1
   grep -E "^(PASS|FAIL)|gpu e2e" "$O/parity.log" | cut -c1-150
 fi
-for p in llamba-1b llamba-8b; do
+for p in ${PRESETS:-llamba-1b llamba-8b}; do
   if has bench; then
     g=64; [ $p = llamba-8b ] && g=32
     timeout 200 $RUN bench $G/$p.ssmx --batch 1 --prompt-len 2048,8192 --gen $g --json "$O/$p-b1.json" > "$O/$p-b1.txt" 2>&1
