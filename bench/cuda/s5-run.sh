@@ -11,6 +11,17 @@
 #           llamba-8b prefill of 256 tokens (two whole chunks)
 #   torch   the PyTorch baseline (out/tc.tar.xz from bench/torch/prepare-check.sh):
 #           its parity check, then its bench of both presets, eager and graphs
+# The bundles, made here (no GPU needed) from a build:
+#   bash test/E2E/gpu/run-on-device.sh --prepare build/gpu-check
+#   mkdir -p /tmp/gb && for p in llamba-1b llamba-8b; do build/bin/ssmc compile --preset $p \
+#     --synthetic-weights --seed 0 --dtype bf16 --target cuda --sm 90 -o /tmp/gb/$p.ssmx; done
+#   cp build/bin/ssmc-run-lite build/lib/libssmc_runtime.so /tmp/gb/
+#   cp -r build/gpu-check/fallback-lib /tmp/gb/
+#   tar -C /tmp -cJf out/gb.tar.xz gb && tar -C build -cJf out/gc.tar.xz gpu-check
+#   build/bin/ssmc compile --preset llamba-8b --synthetic-weights --dtype bf16 --target cuda \
+#     --sm 90 --emit=mlir --print-ir-after=gpu-kernel-outlining -o /dev/null 2> /tmp/l8.mlir
+#   python3 bench/cuda/chunk-kernels.py /tmp/l8.mlir > out/l8b-chunk-kernels.txt
+#   (torch step: bash bench/torch/prepare-check.sh out/torch-check && tar -C out -cJf out/tc.tar.xz torch-check)
 # usage: STEPS="parity bench batched ncu" bash bench/cuda/s5-run.sh   (logs in $OUT;
 #        SANITIZE= skips the memcheck run of the parity step)
 set -uo pipefail
