@@ -152,7 +152,7 @@ struct GPUBlockReductionsPass
         ssmc::cuda::foldableConsumerOf(op, out, /*allowBroadcast=*/true);
     SmallVector<unsigned> freeDims;
     SmallVector<Value> freeSizes;
-    Value freeCount = c1Value(b, loc);
+    Value freeCount = index(1);
     if (consumer) {
       ssmc::cuda::hoistBetween(op, consumer);
       b.setInsertionPoint(op);
@@ -319,10 +319,6 @@ struct GPUBlockReductionsPass
     if (producer)
       producer.erase();
     op.erase();
-  }
-
-  static Value c1Value(OpBuilder &b, Location loc) {
-    return arith::ConstantIndexOp::create(b, loc, 1);
   }
 };
 
