@@ -101,9 +101,9 @@ int32_t fail(const ssmc_device *device, const char *call, Cublas *c, Status stat
   return 2;
 }
 
-int32_t gemm(const ssmc_device *device, int32_t xDtype, int32_t wDtype, int64_t m, int64_t n,
-             int64_t k, uint64_t x, int64_t ldx, uint64_t w, int64_t ldw, uint64_t out,
-             int64_t ldo) {
+int32_t gemm(const ssmc_device *device, int32_t xDtype, int32_t wDtype, int32_t outDtype,
+             int32_t accumulate, int64_t m, int64_t n, int64_t k, uint64_t x, int64_t ldx,
+             uint64_t w, int64_t ldw, uint64_t out, int64_t ldo) {
   Cublas *c = open();
   if (!c)
     return 1;
@@ -114,7 +114,10 @@ int32_t gemm(const ssmc_device *device, int32_t xDtype, int32_t wDtype, int64_t 
   // default-llamba's shapes (m 48, k 512) while bf16 matched; see NOTES.md.
   if (xDtype == SSMC_DTYPE_F32)
     return 1;
-  if (xDtype != wDtype || cudaType(xDtype) < 0 || m > limit || n > limit || k > limit ||
+  // Accumulating (beta = 1) only into f32; storing into the operands' type
+  // or f32.
+  bool outOk = outDtype == SSMC_DTYPE_F32 || (!accumulate && outDtype == xDtype);
+  if (xDtype != wDtype || cudaType(xDtype) < 0 || !outOk || m > limit || n > limit || k > limit ||
       ldx > limit || ldw > limit || ldo > limit)
     return 1;
   if (m == 0 || n == 0)
@@ -135,17 +138,20 @@ int32_t gemm(const ssmc_device *device, int32_t xDtype, int32_t wDtype, int64_t 
   }
   static const bool trace = std::getenv("SSMC_GEMM_TRACE") != nullptr;
   if (trace)
-    std::fprintf(stderr, "ssmc gemm: x %d w %d m %lld n %lld k %lld ldx %lld ldw %lld ldo %lld\n",
-                 xDtype, wDtype, (long long)m, (long long)n, (long long)k, (long long)ldx,
+    std::fprintf(stderr,
+                 "ssmc gemm: x %d w %d out %d acc %d m %lld n %lld k %lld ldx %lld ldw %lld "
+                 "ldo %lld\n",
+                 xDtype, wDtype, outDtype, accumulate, (long long)m, (long long)n, (long long)k, (long long)ldx,
                  (long long)ldw, (long long)ldo);
   // Row-major out[m x n] = x[m x k] . w[n x k]^T is, column-major,
   // out^T[n x m] = w^T . x with w read transposed.
-  const float one = 1.0f;
+  const float one = 1.0f, zero = 0.0f;
   int type = cudaType(xDtype);
   Status s = c->gemmEx(handle, kOpT, kOpN, static_cast<int>(n), static_cast<int>(m),
                        static_cast<int>(k), &one, reinterpret_cast<const void *>(w), type,
                        static_cast<int>(ldw), reinterpret_cast<const void *>(x), type,
-                       static_cast<int>(ldx), &one, reinterpret_cast<void *>(out), kR32F,
+                       static_cast<int>(ldx), accumulate ? &one : &zero,
+                       reinterpret_cast<void *>(out), cudaType(outDtype),
                        static_cast<int>(ldo), kCompute32F, kGemmDefault);
   if (s)
     return fail(device, "cublasGemmEx", c, s);

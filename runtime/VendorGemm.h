@@ -7,8 +7,7 @@
 namespace ssmc {
 namespace rt {
 
-using GemmFn = int32_t (*)(const ssmc_device *, int32_t, int32_t, int64_t, int64_t, int64_t,
-                           uint64_t, int64_t, uint64_t, int64_t, uint64_t, int64_t);
+using GemmFn = decltype(ssmc_device::gemm);
 
 /// ssmc_device.gemm backed by cuBLAS, or nullptr when no cuBLAS library can
 /// be opened (or SSMC_CUBLAS=none).

@@ -16,7 +16,7 @@ for r in rows[hdr + 1:]:
         continue
     v = float(r[mi].replace(",", ""))
     unit = r[ui]
-    us = v / 1000 if unit == "nsecond" else v * 1000 if unit == "msecond" else v
+    us = v / 1000 if unit in ("nsecond", "ns") else v * 1000 if unit in ("msecond", "ms") else v
     tot[r[ki]] += us; cnt[r[ki]] += 1
 print(f"kernels: {sum(cnt.values())} launches, {sum(tot.values()):.0f} us total")
 for k, t in sorted(tot.items(), key=lambda x: -x[1])[:top]:

@@ -555,9 +555,12 @@ static int ssmc_as_matrix(int64_t rank, void *descriptor, int64_t bytes, uint64_
 }
 
 /* 0: queued; 1: not supported here (the model computes it with its own
-   kernel); a failure is recorded and reported as 0 so nothing more runs. */
-static int32_t ssmc_gemm_call(int32_t xt, int64_t xb, int32_t wt, int64_t wb, int64_t xr,
-                              void *xd, int64_t wr, void *wd, int64_t orank, void *od) {
+   kernel); a failure is recorded and reported as 0 so nothing more runs.
+   Accumulating calls add onto an f32 output; storing calls write the
+   product rounded to the output's type (ot, ob bytes). */
+static int32_t ssmc_gemm_call(int32_t xt, int64_t xb, int32_t wt, int64_t wb, int32_t ot,
+                              int64_t ob, int32_t acc, int64_t xr, void *xd, int64_t wr,
+                              void *wd, int64_t orank, void *od) {
   uint64_t x, w, o;
   int64_t m, k, n, kw, mo, no, ldx, ldw, ldo;
   int32_t rc;
@@ -567,19 +570,26 @@ static int32_t ssmc_gemm_call(int32_t xt, int64_t xb, int32_t wt, int64_t wb, in
     return 1;
   if (!ssmc_as_matrix(xr, xd, xb, &x, &m, &k, &ldx) ||
       !ssmc_as_matrix(wr, wd, wb, &w, &n, &kw, &ldw) ||
-      !ssmc_as_matrix(orank, od, 4, &o, &mo, &no, &ldo) || kw != k || mo != m || no != n)
+      !ssmc_as_matrix(orank, od, ob, &o, &mo, &no, &ldo) || kw != k || mo != m || no != n)
     return 1;
-  rc = ssmc_dev->gemm(ssmc_dev, xt, wt, m, n, k, x, ldx, w, ldw, o, ldo);
+  rc = ssmc_dev->gemm(ssmc_dev, xt, wt, ot, acc, m, n, k, x, ldx, w, ldw, o, ldo);
   if (rc == 0 || rc == 1)
     return rc;
   ssmc_failed = ssmc_reported = 1; /* the runtime wrote the message */
   return 0;
 }
 
+/* ssmc_gpu_gemm_X_W: out (f32) += x . w^T; ssmc_gpu_gemm_store_X_W:
+   out (X) = x . w^T (see ssm-gpu-projections). */
 #define SSMC_GEMM_ENTRY(X, XT, XB, W, WT, WB)                                   \
   int32_t ssmc_gpu_gemm_##X##_##W(int64_t xr, void *xd, int64_t wr, void *wd,  \
                                   int64_t orank, void *od) {                   \
-    return ssmc_gemm_call(XT, XB, WT, WB, xr, xd, wr, wd, orank, od);          \
+    return ssmc_gemm_call(XT, XB, WT, WB, SSMC_DTYPE_F32, 4, 1, xr, xd, wr, wd,  \
+                          orank, od);                                          \
+  }                                                                            \
+  int32_t ssmc_gpu_gemm_store_##X##_##W(int64_t xr, void *xd, int64_t wr,      \
+                                        void *wd, int64_t orank, void *od) {   \
+    return ssmc_gemm_call(XT, XB, WT, WB, XT, XB, 0, xr, xd, wr, wd, orank, od); \
   }
 #define SSMC_GEMM_ENTRIES(X, XT, XB)                                            \
   SSMC_GEMM_ENTRY(X, XT, XB, f32, SSMC_DTYPE_F32, 4)                            \

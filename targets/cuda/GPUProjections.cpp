@@ -37,6 +37,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
@@ -242,22 +243,60 @@ struct ProjectionEmitter {
   }
 };
 
-/// The vendor-GEMM entry for these operand types, declared once per module.
-func::FuncOp gemmDeclaration(ModuleOp module, Type xElement, Type wElement) {
-  std::string name = "ssmc_gpu_gemm_" + typeName(xElement) + "_" + typeName(wElement);
+/// The vendor-GEMM entry for these operand types, declared once per module:
+/// `ssmc_gpu_gemm_<x>_<w>` adds onto an f32 output, `ssmc_gpu_gemm_store_<x>_<w>`
+/// stores the product rounded to `x`'s type.
+func::FuncOp gemmDeclaration(ModuleOp module, Type xElement, Type wElement, bool store) {
+  std::string name = std::string(store ? "ssmc_gpu_gemm_store_" : "ssmc_gpu_gemm_") +
+                     typeName(xElement) + "_" + typeName(wElement);
   if (auto f = module.lookupSymbol<func::FuncOp>(name))
     return f;
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
   MLIRContext *ctx = module.getContext();
+  Type outElement = store ? xElement : Float32Type::get(ctx);
   auto fnType = b.getFunctionType({UnrankedMemRefType::get(xElement, 0),
                                    UnrankedMemRefType::get(wElement, 0),
-                                   UnrankedMemRefType::get(Float32Type::get(ctx), 0)},
+                                   UnrankedMemRefType::get(outElement, 0)},
                                   {b.getI32Type()});
   auto f = func::FuncOp::create(b, module.getLoc(), name, fnType);
   f.setPrivate();
   // ssm-gpu-host-device-memory: the operands are device buffers.
   f->setAttr("ssmc.device_call", UnitAttr::get(ctx));
   return f;
+}
+
+/// Whether `epilogue` only ever uses the projection's f32 output `out`
+/// rounded to `element` (`arith.truncf`): the vendor GEMM can then store
+/// the rounded product and the epilogue read that instead.
+bool readsOnlyRounded(linalg::GenericOp epilogue, Value out, Type element) {
+  if (epilogue.getDpsInits()[0] == out)
+    return false; // in place: the f32 buffer is its output
+  Block &body = epilogue.getRegion().front();
+  bool any = false;
+  for (OpOperand *input : epilogue.getDpsInputOperands()) {
+    if (input->get() != out)
+      continue;
+    any = true;
+    for (Operation *user : body.getArgument(input->getOperandNumber()).getUsers()) {
+      auto trunc = dyn_cast<arith::TruncFOp>(user);
+      if (!trunc || trunc.getType() != element)
+        return false;
+    }
+  }
+  return any;
+}
+
+/// Whether `epilogue` is nothing but that rounding (`yield truncf(out)`),
+/// whose output the GEMM can then write directly.
+bool isPureRounding(linalg::GenericOp epilogue, Value out) {
+  Block &body = epilogue.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto trunc = yield.getValues()[0].getDefiningOp<arith::TruncFOp>();
+  if (!trunc || &body.front() != trunc.getOperation() || epilogue.getNumDpsInputs() != 1 ||
+      epilogue.getDpsInputs()[0] != out)
+    return false;
+  auto arg = dyn_cast<BlockArgument>(trunc.getIn());
+  return arg && arg.getArgNumber() == 0 && epilogue.getIndexingMapsArray()[0].isIdentity();
 }
 
 struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsPass> {
@@ -314,7 +353,8 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
         op->moveBefore(bb.getInsertionBlock(), bb.getInsertionPoint());
         return;
       }
-      func::FuncOp callee = gemmDeclaration(module, xType.getElementType(), wType.getElementType());
+      func::FuncOp callee =
+          gemmDeclaration(module, xType.getElementType(), wType.getElementType(), false);
       auto toUnranked = [&](Value v) {
         auto t = cast<MemRefType>(v.getType());
         return memref::CastOp::create(bb, loc, UnrankedMemRefType::get(t.getElementType(), 0), v)
@@ -328,10 +368,83 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
       op->moveBefore(fallback.thenBlock()->getTerminator());
     };
 
+    // Prefill's projections start from zeros and are only read rounded to
+    // the model's type (the rounding, a residual add, a gate): the vendor
+    // GEMM then stores that rounded product itself (beta = 0), which drops
+    // the zero fill, the f32 output's write and read-back, and, for a plain
+    // rounding, the epilogue's kernel. The f32 path stays as the fallback.
+    // Returns false (nothing built) when the projection is not of that form.
+    auto emitLargeStored = [&](OpBuilder &bb, linalg::FillOp fill,
+                               linalg::GenericOp consumer) -> bool {
+      Type element = xType.getElementType();
+      if (!vendorGemm || !fill || !consumer || !isa<BFloat16Type, Float16Type>(element) ||
+          element != wType.getElementType() || !outType.getElementType().isF32() ||
+          !readsOnlyRounded(consumer, out, element))
+        return false;
+      func::FuncOp callee = gemmDeclaration(module, element, element, true);
+      auto toUnranked = [&](Value v) {
+        auto t = cast<MemRefType>(v.getType());
+        return memref::CastOp::create(bb, loc, UnrankedMemRefType::get(t.getElementType(), 0), v)
+            .getResult();
+      };
+      Value target = consumer.getDpsInits()[0];
+      bool direct = isPureRounding(consumer, out) &&
+                    cast<MemRefType>(target.getType()).getElementType() == element;
+      Value rounded;
+      if (!direct) {
+        SmallVector<Value> dynamicSizes;
+        for (int64_t d = 0; d < outType.getRank(); ++d)
+          if (outType.isDynamicDim(d))
+            dynamicSizes.push_back(memref::DimOp::create(bb, loc, out, d));
+        auto roundedType = MemRefType::get(outType.getShape(), element);
+        rounded = memref::AllocOp::create(bb, loc, roundedType, dynamicSizes);
+        target = rounded;
+      }
+      auto call = func::CallOp::create(bb, loc, callee,
+                                       ValueRange{toUnranked(x), toUnranked(w), toUnranked(target)});
+      Value zero = arith::ConstantIntOp::create(bb, loc, 0, 32);
+      Value unsupported =
+          arith::CmpIOp::create(bb, loc, arith::CmpIPredicate::ne, call.getResult(0), zero);
+      auto ifUnsupported = scf::IfOp::create(bb, loc, unsupported, /*withElseRegion=*/!direct);
+      if (!direct) {
+        // The epilogue on the rounded product: `out`'s reads become reads of
+        // `rounded`, whose elements are already what the truncf made.
+        OpBuilder eb(ifUnsupported.elseBlock()->getTerminator());
+        IRMapping mapping;
+        mapping.map(out, rounded);
+        auto copy = cast<linalg::GenericOp>(eb.clone(*consumer, mapping));
+        Block &body = copy.getRegion().front();
+        for (OpOperand *input : copy.getDpsInputOperands()) {
+          if (input->get() != rounded)
+            continue;
+          BlockArgument arg = body.getArgument(input->getOperandNumber());
+          arg.setType(element);
+          for (Operation *user : llvm::make_early_inc_range(arg.getUsers())) {
+            user->getResult(0).replaceAllUsesWith(arg);
+            user->erase();
+          }
+        }
+        OpBuilder after(ifUnsupported->getNextNode());
+        memref::DeallocOp::create(after, loc, rounded);
+      }
+      Operation *thenEnd = ifUnsupported.thenBlock()->getTerminator();
+      fill->moveBefore(thenEnd);
+      op->moveBefore(thenEnd);
+      consumer->moveBefore(thenEnd);
+      return true;
+    };
+
     if (!warpKernel || maxRows == 0) {
       if (!vendorGemm)
         return;
-      emitLarge(b);
+      linalg::FillOp fill = ssmc::cuda::zeroFillBefore(op, out);
+      linalg::GenericOp consumer =
+          fill ? ssmc::cuda::foldableConsumerOf(op, out, /*allowBroadcast=*/false)
+               : linalg::GenericOp();
+      if (consumer)
+        ssmc::cuda::hoistBetween(op, consumer);
+      if (!emitLargeStored(b, fill, consumer))
+        emitLarge(b);
       return;
     }
     // Fill then accumulate: the warp kernel writes every output element, so
@@ -379,6 +492,8 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
       if (epilogue)
         epilogue->moveBefore(ifSmall.elseBlock()->getTerminator());
     };
+    if (emitLargeStored(eb, zeroFill, epilogue))
+      return;
     if (vendorGemm)
       emitLarge(eb);
     else

@@ -66,7 +66,7 @@ extern "C" {
 #endif
 
 /* Bumped on any incompatible change of the structures or semantics below. */
-#define SSMC_ABI_VERSION 2u
+#define SSMC_ABI_VERSION 3u
 
 /* The symbol generated code exports to state the ABI it was built for. */
 #define SSMC_ABI_VERSION_SYMBOL "ssmc_abi_version"
@@ -130,15 +130,17 @@ typedef struct ssmc_device {
   char *error;          /* filled by generated code on failure */
   uint64_t error_bytes;
   /* The vendor matrix product (cuBLAS), or NULL when the runtime found none.
-   * On `stream`, row-major, f32 accumulation:
-   *   out[i*ldo + j] += sum_k x[i*ldx + k] * w[j*ldw + k]
-   * for i < m, j < n; x and w of the given SSMC_DTYPE_*, out f32; all device
-   * addresses. Returns 0 when queued, 1 when these operands are not
-   * supported (the caller computes the product itself), anything else on
-   * failure, with the message in `error`. */
+   * On `stream`, row-major, f32 accumulation of
+   *   P[i][j] = sum_k x[i*ldx + k] * w[j*ldw + k]   for i < m, j < n,
+   * x and w of the given SSMC_DTYPE_*, all device addresses. With
+   * `accumulate` the f32 output gets out[i*ldo + j] += P[i][j]; without it
+   * out[i*ldo + j] = P[i][j] rounded once to `out_dtype` (what a model's
+   * rounded projection needs: no zero fill, no f32 temporary). Returns 0 when
+   * queued, 1 when these operands are not supported (the caller computes the
+   * product itself), anything else on failure, with the message in `error`. */
   int32_t (*gemm)(const struct ssmc_device *device, int32_t x_dtype, int32_t w_dtype,
-                  int64_t m, int64_t n, int64_t k, uint64_t x, int64_t ldx, uint64_t w,
-                  int64_t ldw, uint64_t out, int64_t ldo);
+                  int32_t out_dtype, int32_t accumulate, int64_t m, int64_t n, int64_t k,
+                  uint64_t x, int64_t ldx, uint64_t w, int64_t ldw, uint64_t out, int64_t ldo);
 } ssmc_device;
 
 typedef struct ssmc_call {

@@ -103,7 +103,7 @@ func.func @odd_k(%x: memref<?x30xf32>, %w: memref<8x30xf32>, %out: memref<?x8xf3
 // sum is stored through the consumer's body, with no load of the output and
 // no fill. k = 1024 bf16 is 4 steps of 512 bytes: the single-row kernel
 // (8 steps asked) and the tile (4) both load them in one unrolled iteration.
-// The vendor path keeps fill and consumer.
+// The vendor GEMM stores the rounded product (see @rounded_then_added).
 // CHECK-LABEL: func.func @fill_and_epilogue
 // CHECK: %[[RES:.*]] = memref.alloc(%{{.*}}) : memref<?x64xbf16>
 // CHECK: scf.if
@@ -121,9 +121,12 @@ func.func @odd_k(%x: memref<?x30xf32>, %w: memref<8x30xf32>, %out: memref<?x8xf3
 // CHECK: scf.for %{{.*}} = %c0{{.*}} to %c1024{{.*}} step %c1024
 // CHECK-COUNT-4: vector.load {{.*}} memref<64x1024xbf16>, vector<8xbf16>
 // CHECK: } else {
-// CHECK: linalg.fill
-// CHECK: call @ssmc_gpu_gemm_bf16_bf16
+// CHECK: call @ssmc_gpu_gemm_store_bf16_bf16
+// CHECK: scf.if
+// CHECK-NEXT: linalg.fill
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : memref<?x64xf32>, memref<64xbf16>) outs(%[[RES]]
+// CHECK: } else {
+// CHECK-NEXT: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : memref<?x64xbf16>, memref<64xbf16>) outs(%[[RES]]
 // CHECK-NOT: linalg.fill
 // CHECK: return
 func.func @fill_and_epilogue(%x: memref<?x1024xbf16>, %w: memref<64x1024xbf16>, %bias: memref<64xbf16>) -> memref<?x64xbf16> {
@@ -151,4 +154,110 @@ func.func @fill_and_epilogue(%x: memref<?x1024xbf16>, %w: memref<64x1024xbf16>, 
   }
   memref.dealloc %acc : memref<?x64xf32>
   return %res : memref<?x64xbf16>
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#o = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
+// A zero-filled projection read only rounded to bf16 (here by a residual
+// add): on the vendor path the GEMM stores the rounded product into a bf16
+// buffer (no fill, no f32 round trip) and the epilogue reads that with the
+// truncf gone; fill, f32 product and the original epilogue are the
+// fallback.
+// CHECK-LABEL: func.func @rounded_then_added
+// CHECK: } else {
+// CHECK: %[[R:.*]] = memref.alloc(%{{.*}}) : memref<?x96xbf16>
+// CHECK: %[[RC:.*]] = func.call @ssmc_gpu_gemm_store_bf16_bf16(%{{.*}}, %{{.*}}, %{{.*}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xbf16>) -> i32
+// CHECK: %[[UNSUP:.*]] = arith.cmpi ne, %[[RC]], %c0_i32
+// CHECK: scf.if %[[UNSUP]] {
+// CHECK-NEXT: linalg.fill
+// CHECK-NEXT: linalg.generic
+// CHECK: linalg.generic
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: } else {
+// CHECK-NEXT: linalg.generic {{.*}} ins(%[[R]], %{{.*}} : memref<?x96xbf16>, memref<?x96xbf16>)
+// CHECK-NEXT: ^bb0(%[[IN:[^:]*]]: bf16,
+// CHECK-NEXT: arith.extf %[[IN]] : bf16 to f32
+// CHECK: }
+// CHECK: memref.dealloc %[[R]]
+func.func @rounded_then_added(%x: memref<?x64xbf16>, %w: memref<96x64xbf16>, %res: memref<?x96xbf16>) -> memref<?x96xbf16> {
+  %c0 = arith.constant 0 : index
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %out = memref.alloc(%m) : memref<?x96xf32>
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<?x96xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xbf16>, memref<96x64xbf16>) outs(%out : memref<?x96xf32>) {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %0 = arith.extf %a : bf16 to f32
+    %1 = arith.extf %b : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  %r = memref.alloc(%m) : memref<?x96xbf16>
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%out, %res : memref<?x96xf32>, memref<?x96xbf16>) outs(%r : memref<?x96xbf16>) {
+  ^bb0(%a: f32, %b: bf16, %o: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    %e = arith.extf %t : bf16 to f32
+    %f = arith.extf %b : bf16 to f32
+    %s = arith.addf %e, %f : f32
+    %u = arith.truncf %s : f32 to bf16
+    linalg.yield %u : bf16
+  }
+  memref.dealloc %out : memref<?x96xf32>
+  return %r : memref<?x96xbf16>
+}
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#o = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
+// A projection followed by its rounding alone: the GEMM writes the rounded
+// product straight into the rounding's output; no epilogue kernel remains
+// on that path.
+// CHECK-LABEL: func.func @rounded_only
+// CHECK: } else {
+// CHECK-NOT: memref.alloc
+// CHECK: %[[DST:.*]] = memref.cast %[[OUT:.*]] : memref<?x96xbf16> to memref<*xbf16>
+// CHECK: %[[RC:.*]] = func.call @ssmc_gpu_gemm_store_bf16_bf16(%{{.*}}, %{{.*}}, %[[DST]])
+// CHECK: scf.if %{{.*}} {
+// CHECK-NEXT: linalg.fill
+// CHECK-NEXT: linalg.generic
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : memref<?x96xbf16>)
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// NOGEMM-LABEL: func.func @rounded_only
+// NOGEMM-NOT: ssmc_gpu_gemm
+func.func @rounded_only(%x: memref<?x64xbf16>, %w: memref<96x64xbf16>, %r: memref<?x96xbf16>) {
+  %c0 = arith.constant 0 : index
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %out = memref.alloc(%m) : memref<?x96xf32>
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<?x96xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xbf16>, memref<96x64xbf16>) outs(%out : memref<?x96xf32>) {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %0 = arith.extf %a : bf16 to f32
+    %1 = arith.extf %b : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%out : memref<?x96xf32>) outs(%r : memref<?x96xbf16>) {
+  ^bb0(%a: f32, %o: bf16):
+    %t = arith.truncf %a : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %out : memref<?x96xf32>
+  return
 }
