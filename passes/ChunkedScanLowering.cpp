@@ -270,8 +270,239 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   return {newState, y};
 }
 
+/// The whole-chunk part of the sequence with all chunks at once (spec §1.6
+/// as written: steps 0-2 and 4 batched over a chunk loop c, step 3 as one
+/// sequential pass over c per state element). `in`'s sequences are the first
+/// `chunks * q` tokens, reshaped to `B x chunks x q x ...`; returns the state
+/// after them and their outputs `B x chunks x q x H x P`.
+///
+/// Unlike buildChunk's loop, every op sees all chunks, so a GPU gets
+/// chunks x heads x tiles blocks per kernel instead of heads x tiles (and
+/// ~9 launches per layer instead of ~8 per chunk). The price is memory: the
+/// per-chunk states and entering states (B x chunks x H x P x N float32
+/// each) and the chunk-local C B^T and sums exist for all chunks at once.
+std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOperands &in,
+                                       Value state, OpFoldResult batch, OpFoldResult chunks,
+                                       int64_t q, Type resultElement) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  auto stateType = cast<RankedTensorType>(state.getType());
+  int64_t heads = stateType.getDimSize(1);
+  OpFoldResult hSize = b.getIndexAttr(heads), pSize = b.getIndexAttr(stateType.getDimSize(2)),
+               nSize = b.getIndexAttr(stateType.getDimSize(3)), qSize = b.getIndexAttr(q);
+  // Operands are B x c x q x (groups) x ...: dim 3 is the head or group.
+  auto groupSize = [&](Value v) { return heads / cast<RankedTensorType>(v.getType()).getDimSize(3); };
+  int64_t rx = groupSize(in.x), rb = groupSize(in.bMat), rc = groupSize(in.cMat);
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  auto map = [&](unsigned n, ArrayRef<AffineExpr> results) {
+    return AffineMap::get(n, 0, results, ctx);
+  };
+  auto zeros = [&](ArrayRef<OpFoldResult> sizes) { return filledTensor(b, loc, sizes, f32, 0.0); };
+  auto empty = [&](ArrayRef<OpFoldResult> sizes, Type type) -> Value {
+    return tensor::EmptyOp::create(b, loc, sizes, type);
+  };
+  auto mul = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
+    return arith::MulFOp::create(nb, l, lhs, rhs);
+  };
+  auto add = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
+    return arith::AddFOp::create(nb, l, lhs, rhs);
+  };
+  auto expOf = [](OpBuilder &nb, Location l, Value v) -> Value {
+    return math::ExpOp::create(nb, l, v);
+  };
+  auto subf = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
+    return arith::SubFOp::create(nb, l, lhs, rhs);
+  };
+  // Token (chunk c = loop 1, position l = loop 2) of sequence b is real iff
+  // c * q + l < lengths[b] (the chunks start at token 0).
+  auto isReal = [&](OpBuilder &nb, Location l, Value length) -> Value {
+    Value time = arith::AddIOp::create(
+        nb, l,
+        arith::MulIOp::create(nb, l, linalg::IndexOp::create(nb, l, 1),
+                              arith::ConstantIndexOp::create(nb, l, q)),
+        linalg::IndexOp::create(nb, l, 2));
+    Value len = arith::IndexCastOp::create(nb, l, nb.getIndexType(), length);
+    return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, time, len);
+  };
+  auto notAfter = [](OpBuilder &nb, Location l, unsigned lhsLoop, unsigned rhsLoop) -> Value {
+    return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ule,
+                                 linalg::IndexOp::create(nb, l, lhsLoop),
+                                 linalg::IndexOp::create(nb, l, rhsLoop));
+  };
+  SmallVector<OpFoldResult> seqH = {batch, chunks, qSize, hSize},
+                            seqHP = {batch, chunks, qSize, hSize, pSize},
+                            statesHPN = {batch, chunks, hSize, pSize, nSize};
+
+  // Step 0, loops (b, c, l, h): log_a, zero at padding, stored B x c x H x q.
+  Value logA = buildGenericInto(
+      b, loc, ValueRange{in.logA, in.lengths}, empty({batch, chunks, hSize, qSize}, f32),
+      {map(4, {d(0), d(1), d(2), d(3)}), map(4, {d(0)}), map(4, {d(0), d(1), d(3), d(2)})}, {},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value zero = floatConstant(nb, l, f32, 0.0);
+        return arith::SelectOp::create(nb, l, isReal(nb, l, args[1]),
+                                       castFloat(nb, l, args[0], f32), zero);
+      });
+  // u = dt x, zero at padding; loops (b, c, l, h, p).
+  SmallVector<Value> uInputs = {in.x, in.lengths};
+  SmallVector<AffineMap> uMaps = {map(5, {d(0), d(1), d(2), d(3).floorDiv(rx), d(4)}),
+                                  map(5, {d(0)})};
+  if (in.dt) {
+    uInputs.push_back(in.dt);
+    uMaps.push_back(map(5, {d(0), d(1), d(2), d(3)}));
+  }
+  uMaps.push_back(map(5, {d(0), d(1), d(2), d(3), d(4)}));
+  Value u = buildGenericInto(b, loc, uInputs, empty(seqHP, f32), uMaps, {},
+                             [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                               Value v = castFloat(nb, l, args[0], f32);
+                               if (in.dt)
+                                 v = mul(nb, l, castFloat(nb, l, args[2], f32), v);
+                               Value zero = floatConstant(nb, l, f32, 0.0);
+                               return arith::SelectOp::create(nb, l, isReal(nb, l, args[1]), v,
+                                                              zero);
+                             });
+  // Acum[b,c,l,h] = sum_{k<=l} log_a, loops (b, c, l, h, k).
+  Value acum = buildGenericInto(
+      b, loc, ValueRange{logA}, zeros(seqH),
+      {map(5, {d(0), d(1), d(3), d(4)}), map(5, {d(0), d(1), d(2), d(3)})}, {4},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value term = arith::SelectOp::create(nb, l, notAfter(nb, l, 4, 2), args[0],
+                                             floatConstant(nb, l, f32, 0.0));
+        return add(nb, l, args[1], term);
+      });
+  // T[b,c,h] = Acum[b,c,q-1,h].
+  auto acumType = cast<RankedTensorType>(acum.getType());
+  auto totalType =
+      RankedTensorType::get({acumType.getDimSize(0), acumType.getDimSize(1), heads}, f32);
+  Value total = tensor::ExtractSliceOp::create(
+      b, loc, totalType, acum,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0), b.getIndexAttr(q - 1),
+                             b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{batch, chunks, b.getIndexAttr(1), hSize},
+      SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+
+  // Step 1: CB[b,c,h,l,s] = C_l . B_s, loops (b, c, l, s, h, n).
+  Value cb = buildGenericInto(
+      b, loc, ValueRange{in.cMat, in.bMat}, zeros({batch, chunks, hSize, qSize, qSize}),
+      {map(6, {d(0), d(1), d(2), d(4).floorDiv(rc), d(5)}),
+       map(6, {d(0), d(1), d(3), d(4).floorDiv(rb), d(5)}),
+       map(6, {d(0), d(1), d(4), d(2), d(3)})},
+      {5}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return add(nb, l, args[2],
+                   mul(nb, l, castFloat(nb, l, args[0], f32), castFloat(nb, l, args[1], f32)));
+      });
+  // Times the causal decay matrix, loops (b, c, h, l, s); see buildChunk.
+  Value weights = buildGenericInto(
+      b, loc, ValueRange{acum, acum}, cb,
+      {map(5, {d(0), d(1), d(3), d(2)}), map(5, {d(0), d(1), d(4), d(2)}),
+       map(5, {d(0), d(1), d(2), d(3), d(4)})},
+      {}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value causal = notAfter(nb, l, 4, 3);
+        Value zero = floatConstant(nb, l, f32, 0.0);
+        Value exponent =
+            arith::SelectOp::create(nb, l, causal, subf(nb, l, args[0], args[1]), zero);
+        Value weighted = mul(nb, l, args[2], expOf(nb, l, exponent));
+        return arith::SelectOp::create(nb, l, causal, weighted, zero);
+      });
+  // Y_diag[b,c,l,h,p] = sum_s W[b,c,h,l,s] u[b,c,s,h,p], loops (b, c, l, h, s, p).
+  Value yDiag = buildGenericInto(
+      b, loc, ValueRange{weights, u}, zeros(seqHP),
+      {map(6, {d(0), d(1), d(3), d(2), d(4)}), map(6, {d(0), d(1), d(4), d(3), d(5)}),
+       map(6, {d(0), d(1), d(2), d(3), d(5)})},
+      {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return add(nb, l, args[2], mul(nb, l, args[0], args[1]));
+      });
+
+  // Step 2: each chunk's own state from zero, S_c[b,c,h,p,n] =
+  // sum_l exp(T - Acum[l]) u_l B_l, loops (b, c, h, l, p, n).
+  Value toEnd = buildGenericInto(
+      b, loc, ValueRange{total, acum}, empty(seqH, f32),
+      {map(4, {d(0), d(1), d(3)}), map(4, {d(0), d(1), d(2), d(3)}),
+       map(4, {d(0), d(1), d(2), d(3)})},
+      {}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return expOf(nb, l, subf(nb, l, args[0], args[1]));
+      });
+  Value chunkStates = buildGenericInto(
+      b, loc, ValueRange{toEnd, u, in.bMat}, zeros(statesHPN),
+      {map(6, {d(0), d(1), d(3), d(2)}), map(6, {d(0), d(1), d(3), d(2), d(4)}),
+       map(6, {d(0), d(1), d(3), d(2).floorDiv(rb), d(5)}),
+       map(6, {d(0), d(1), d(2), d(4), d(5)})},
+      {3}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value term = mul(nb, l, mul(nb, l, args[0], args[1]), castFloat(nb, l, args[2], f32));
+        return add(nb, l, args[3], term);
+      });
+
+  // Step 3: the inter-chunk recurrence, loops (b, h, p, n, c) with c
+  // sequential (a reduction loop: one thread per state element walks the
+  // chunks in order): S_enter[c] = S; S = exp(T[c]) S + S_c. The state is
+  // the accumulator; the entering states are a second output that records
+  // it before each chunk. Same order of operations as buildChunk's loop.
+  ValueRange passed = buildGeneric(
+      b, loc, ValueRange{chunkStates, total},
+      ValueRange{state, empty(statesHPN, f32)},
+      {map(5, {d(0), d(4), d(1), d(2), d(3)}), map(5, {d(0), d(4), d(1)}),
+       map(5, {d(0), d(1), d(2), d(3)}), map(5, {d(0), d(4), d(1), d(2), d(3)})},
+      {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> SmallVector<Value> {
+        Value decayed = mul(nb, l, expOf(nb, l, args[1]), args[2]);
+        return {add(nb, l, decayed, args[0]), args[2]};
+      });
+  Value finalState = passed[0], entering = passed[1];
+
+  // Step 4: S_enter . C_l, loops (b, c, l, h, p, n); then
+  // y = Y_diag + exp(Acum[l]) (S_enter . C_l) (+ D x), loops (b, c, l, h, p).
+  Value stateC = buildGenericInto(
+      b, loc, ValueRange{in.cMat, entering}, zeros(seqHP),
+      {map(6, {d(0), d(1), d(2), d(3).floorDiv(rc), d(5)}),
+       map(6, {d(0), d(1), d(3), d(4), d(5)}), map(6, {d(0), d(1), d(2), d(3), d(4)})},
+      {5}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return add(nb, l, args[2], mul(nb, l, castFloat(nb, l, args[0], f32), args[1]));
+      });
+  AffineMap id5 = map(5, {d(0), d(1), d(2), d(3), d(4)});
+  SmallVector<Value> yInputs = {yDiag, stateC, acum};
+  SmallVector<AffineMap> yMaps = {id5, id5, map(5, {d(0), d(1), d(2), d(3)})};
+  if (in.skip) {
+    yInputs.append({in.skip, in.x});
+    yMaps.push_back(map(5, {d(3)}));
+    yMaps.push_back(map(5, {d(0), d(1), d(2), d(3).floorDiv(rx), d(4)}));
+  }
+  yMaps.push_back(id5);
+  Value y = buildGenericInto(b, loc, yInputs, empty(seqHP, resultElement), yMaps, {},
+                             [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                               Value v = add(nb, l, args[0],
+                                             mul(nb, l, expOf(nb, l, args[2]), args[1]));
+                               if (in.skip)
+                                 v = add(nb, l, v,
+                                         mul(nb, l, castFloat(nb, l, args[3], f32),
+                                             castFloat(nb, l, args[4], f32)));
+                               return castFloat(nb, l, v, resultElement);
+                             });
+  return {finalState, y};
+}
+
+/// `seq[:, :chunks * q]` (`B x L x ...`) as `B x chunks x q x ...`.
+Value chunked(OpBuilder &b, Location loc, Value seq, OpFoldResult chunks, Value end, int64_t q) {
+  Value head = sliceChunk(b, loc, seq, arith::ConstantIndexOp::create(b, loc, 0), end);
+  auto type = cast<RankedTensorType>(head.getType());
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, head);
+  SmallVector<OpFoldResult> outSizes = {sizes[0], chunks, b.getIndexAttr(q)};
+  SmallVector<int64_t> shape = {type.getDimSize(0), ShapedType::kDynamic, q};
+  if (std::optional<int64_t> c = getConstantIntValue(chunks))
+    shape[1] = *c;
+  SmallVector<ReassociationIndices> groups = {{0}, {1, 2}};
+  for (int64_t dim = 2; dim < type.getRank(); ++dim) {
+    outSizes.push_back(sizes[dim]);
+    shape.push_back(type.getDimSize(dim));
+    groups.push_back({dim + 1});
+  }
+  return tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get(shape, type.getElementType()),
+                                       head, groups, outSizes);
+}
+
 struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
-  using OpConversionPattern::OpConversionPattern;
+  ChunkedScanLowering(const TypeConverter &converter, MLIRContext *ctx, bool allChunksAtOnce)
+      : OpConversionPattern(converter, ctx), allChunksAtOnce(allChunksAtOnce) {}
+  /// Whole chunks by buildAllChunks instead of the loop over chunks.
+  bool allChunksAtOnce;
+
   LogicalResult matchAndRewrite(ChunkedScanOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -327,19 +558,57 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
     // Its chunks all have the static length `chunk` (static shapes: cheap
     // index arithmetic, static loop bounds in every kernel); a last, shorter
     // chunk of a dynamic or unevenly chunked sequence is peeled off after it.
+    // All whole chunks at once (buildAllChunks), when there is any.
+    auto buildAll = [&](OpBuilder &builder, Location loopLoc, Value fullEnd) -> scf::IfOp {
+      Value chunks = arith::DivUIOp::create(builder, loopLoc, fullEnd, step);
+      OpFoldResult chunkCount = chunks;
+      if (staticLength)
+        chunkCount = builder.getIndexAttr(*staticLength / chunk);
+      Value any = arith::CmpIOp::create(builder, loopLoc, arith::CmpIPredicate::ugt, chunks, lower);
+      return scf::IfOp::create(
+          builder, loopLoc, any,
+          [&](OpBuilder &b, Location l) {
+            ChunkOperands in;
+            in.x = chunked(b, l, x, chunkCount, fullEnd, chunk);
+            in.logA = chunked(b, l, adaptor.getLogA(), chunkCount, fullEnd, chunk);
+            in.bMat = chunked(b, l, adaptor.getB(), chunkCount, fullEnd, chunk);
+            in.cMat = chunked(b, l, adaptor.getC(), chunkCount, fullEnd, chunk);
+            in.dt = dt ? chunked(b, l, dt, chunkCount, fullEnd, chunk) : Value();
+            in.skip = adaptor.getD();
+            in.lengths = adaptor.getLengths();
+            auto [newState, yChunks] =
+                buildAllChunks(b, l, in, state, batch, chunkCount, chunk, resultElement);
+            Value yRows = tensor::CollapseShapeOp::create(
+                b, l, yChunks, SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+            OpFoldResult zero = b.getIndexAttr(0);
+            Value y = tensor::InsertSliceOp::create(
+                b, l, yRows, yInit, ArrayRef<OpFoldResult>{zero, zero, zero, zero},
+                ArrayRef<OpFoldResult>{batch, fullEnd, hSize, pSize},
+                SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+            scf::YieldOp::create(b, l, ValueRange{castToType(b, l, newState, state.getType()), y});
+          },
+          [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, ValueRange{state, yInit}); });
+    };
     auto buildLoop = [&](OpBuilder &builder, Location loopLoc) -> std::pair<Value, Value> {
       Value fullEnd = upper;
       if (!exactChunks)
         fullEnd = arith::MulIOp::create(builder, loopLoc,
                                         arith::DivUIOp::create(builder, loopLoc, upper, step), step);
-      auto loop = scf::ForOp::create(
-          builder, loopLoc, lower, fullEnd, step, ValueRange{state, yInit},
-          [&](OpBuilder &b, Location l, Value start, ValueRange carried) {
-            auto [newState, y] = chunkAt(b, l, start, b.getIndexAttr(chunk), carried[0], carried[1]);
-            scf::YieldOp::create(b, l, ValueRange{newState, y});
-          });
+      Operation *whole;
+      if (allChunksAtOnce) {
+        whole = buildAll(builder, loopLoc, fullEnd);
+      } else {
+        whole = scf::ForOp::create(
+            builder, loopLoc, lower, fullEnd, step, ValueRange{state, yInit},
+            [&](OpBuilder &b, Location l, Value start, ValueRange carried) {
+              auto [newState, y] =
+                  chunkAt(b, l, start, b.getIndexAttr(chunk), carried[0], carried[1]);
+              scf::YieldOp::create(b, l, ValueRange{newState, y});
+            });
+      }
+      auto loop = whole;
       if (exactChunks)
-        return {loop.getResult(0), loop.getResult(1)};
+        return {loop->getResult(0), loop->getResult(1)};
       Value partial =
           arith::CmpIOp::create(builder, loopLoc, arith::CmpIPredicate::ult, fullEnd, upper);
       auto ifPartial = scf::IfOp::create(
@@ -347,10 +616,10 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
           [&](OpBuilder &b, Location l) {
             Value rest = arith::SubIOp::create(b, l, upper, fullEnd);
             auto [newState, y] =
-                chunkAt(b, l, fullEnd, rest, loop.getResult(0), loop.getResult(1));
+                chunkAt(b, l, fullEnd, rest, loop->getResult(0), loop->getResult(1));
             scf::YieldOp::create(b, l, ValueRange{newState, y});
           },
-          [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, loop.getResults()); });
+          [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, loop->getResults()); });
       return {ifPartial.getResult(0), ifPartial.getResult(1)};
     };
     // A single token (decode) takes the recurrence itself (spec §1.5; three
@@ -388,6 +657,7 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
 } // namespace
 
 void ssmc::populateChunkedScanLoweringPatterns(const TypeConverter &converter,
-                                               RewritePatternSet &patterns) {
-  patterns.add<ChunkedScanLowering>(converter, patterns.getContext());
+                                               RewritePatternSet &patterns,
+                                               bool allChunksAtOnce) {
+  patterns.add<ChunkedScanLowering>(converter, patterns.getContext(), allChunksAtOnce);
 }

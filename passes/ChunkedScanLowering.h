@@ -14,10 +14,14 @@
 namespace ssmc {
 
 /// Adds the chunked lowering of `ssm.chunked_scan` to linalg/tensor/scf on
-/// tensors: an scf.for over chunks carrying the float32 state of the batch.
-/// State operands and results are converted by `converter`.
+/// tensors: an scf.for over chunks carrying the float32 state of the batch,
+/// or, with `allChunksAtOnce`, every whole chunk in the same ops (a chunk
+/// loop inside each op; the inter-chunk recurrence one sequential op). A last
+/// partial chunk follows either way. State operands and results are
+/// converted by `converter`.
 void populateChunkedScanLoweringPatterns(const mlir::TypeConverter &converter,
-                                         mlir::RewritePatternSet &patterns);
+                                         mlir::RewritePatternSet &patterns,
+                                         bool allChunksAtOnce = false);
 
 } // namespace ssmc
 

@@ -283,6 +283,7 @@ struct EmbedLowering : OpConversionPattern<EmbedOp> {
 };
 
 struct ConvertSSMToLinalgPass : ssmc::impl::ConvertSSMToLinalgBase<ConvertSSMToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     SSMStateTypeConverter typeConverter;
@@ -312,7 +313,7 @@ struct ConvertSSMToLinalgPass : ssmc::impl::ConvertSSMToLinalgBase<ConvertSSMToL
     RewritePatternSet patterns(ctx);
     patterns.add<LinearLowering, LMHeadLowering, RMSNormLowering, GatedRMSNormLowering, AddLowering,
                  EmbedLowering, LastTokenLowering>(ctx);
-    populateSSMStatefulLoweringPatterns(typeConverter, patterns);
+    populateSSMStatefulLoweringPatterns(typeConverter, patterns, scanAllChunksAtOnce);
     // Also overrides the kv_cache conversion of typeConverter (AttentionLowering.h).
     populateSSMAttentionLoweringPatterns(typeConverter, patterns);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns, typeConverter);

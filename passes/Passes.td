@@ -46,7 +46,11 @@ def ConvertSSMToLinalg : Pass<"convert-ssm-to-linalg"> {
     reduce), `ssm.selective_scan` and `ssm.state_update` (an `scf.for` over
     time carrying the float32 state; padding tokens leave it unchanged).
     `ssm.chunked_scan` becomes the chunked SSD algorithm of spec 1.6 with
-    the op's `chunk` length (ChunkedScanLowering.cpp).
+    the op's `chunk` length (ChunkedScanLowering.cpp): by default an
+    `scf.for` over chunks carrying the state; with `scan-all-chunks-at-once`
+    every whole chunk in the same ops (what a GPU wants: chunks x heads
+    independent tiles per kernel, the inter-chunk recurrence one op whose
+    chunk loop is sequential), at the cost of per-chunk states in memory.
 
     Quantized weights and `ssm.attention` are left for later passes; the
     latter reads and writes its `kv_cache` through
@@ -55,6 +59,9 @@ def ConvertSSMToLinalg : Pass<"convert-ssm-to-linalg"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
                            "::mlir::scf::SCFDialect", "::mlir::func::FuncDialect"];
+  let options = [
+    Option<"scanAllChunksAtOnce", "scan-all-chunks-at-once", "bool", "false",
+           "lower ssm.chunked_scan with all whole chunks in the same ops">];
 }
 
 def SSMBindWeights : Pass<"ssm-bind-weights", "::mlir::ModuleOp"> {

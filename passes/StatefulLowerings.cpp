@@ -533,11 +533,12 @@ struct StateUpdateLowering : OpConversionPattern<StateUpdateOp> {
 } // namespace
 
 void ssmc::populateSSMStatefulLoweringPatterns(const TypeConverter &converter,
-                                               RewritePatternSet &patterns) {
+                                               RewritePatternSet &patterns,
+                                               bool allChunksAtOnce) {
   // chunked_scan computes the same function (spec §1.6 re-associates §1.5)
   // but by chunks: its lowering lives in ChunkedScanLowering.cpp.
   patterns.add<CausalConv1dLowering, CausalConv1dStepLowering,
                RecurrentScanLowering<SelectiveScanOp>, StateUpdateLowering>(
       converter, patterns.getContext());
-  populateChunkedScanLoweringPatterns(converter, patterns);
+  populateChunkedScanLoweringPatterns(converter, patterns, allChunksAtOnce);
 }

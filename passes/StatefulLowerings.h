@@ -25,9 +25,11 @@ public:
 /// Patterns lowering `ssm.causal_conv1d`, `ssm.causal_conv1d_step`,
 /// `ssm.selective_scan`, `ssm.chunked_scan` and `ssm.state_update` to
 /// linalg/tensor/scf on tensors; state operands and results are converted by
-/// `converter`.
+/// `converter`. `allChunksAtOnce` selects chunked_scan's lowering (see
+/// populateChunkedScanLoweringPatterns).
 void populateSSMStatefulLoweringPatterns(const mlir::TypeConverter &converter,
-                                         mlir::RewritePatternSet &patterns);
+                                         mlir::RewritePatternSet &patterns,
+                                         bool allChunksAtOnce = false);
 
 /// The per-token operands of one scan step, each `B x ...` (the time
 /// dimension already sliced away). `dt` and `skip` may be null.

@@ -48,7 +48,7 @@ namespace {
 const char *kUsage =
     "USAGE: ssmc compile <checkpoint-dir> [--target host|aarch64|cuda] [--dotprod]\n"
     "         [--sm 80|90] [--dtype f32|bf16|f16] -o <out> [--emit=mlir|llvm|asm|obj|artifact]\n"
-    "         [--print-ir-after-all] [--print-ir-after=<pass>]\n"
+    "         [--print-ir-after-all] [--print-ir-after=<pass>] [--scan=loop|all-chunks]\n"
     "  Compiles a checkpoint into a deployable artifact (default, .ssmx) or emits\n"
     "  an intermediate stage: the lowered MLIR, LLVM IR, assembly or an object file.\n"
     "  --target host     x86-64 of this machine (AVX2/FMA when present)\n"
@@ -59,6 +59,9 @@ const char *kUsage =
     "  --dtype T         weights and activations in T (state stays f32); the\n"
     "                    checkpoint's weights are converted (round to nearest\n"
     "                    even). Default: the checkpoint's own types.\n"
+    "  --scan=S          the chunked scan's schedule: `loop` (one chunk after the\n"
+    "                    other; default on CPUs) or `all-chunks` (every whole\n"
+    "                    chunk in the same kernels; default on CUDA)\n"
     "\n"
     "USAGE: ssmc compile --preset NAME --synthetic-weights [--seed N] [--dtype T] [options] -o <out>\n"
     "  Compiles a preset (ssmc make-model --list-presets) without a checkpoint:\n"
@@ -403,6 +406,10 @@ int ssmc::driver::runCompile(int argc, char **argv) {
       emit = arg.str();
     } else if (arg == "--dotprod") {
       dotprod = true;
+    } else if (arg.consume_front("--scan=")) {
+      if (arg != "loop" && arg != "all-chunks")
+        return fail("unknown --scan=" + arg + " (expected loop or all-chunks)");
+      options.scanAllChunks = arg == "all-chunks";
     } else if (arg == "--print-ir-after-all") {
       options.printIRAfterAll = true;
     } else if (arg.consume_front("--print-ir-after=")) {

@@ -104,7 +104,8 @@ translateAndOptimize(ModuleOp module, llvm::LLVMContext &llvmContext, llvm::Targ
 
 std::string ssmc::cpu::pipelineFor(const CPUTargetDesc &target) {
   return llvm::formatv(
-      "ssm-decompose-model{{chunk={3}}, convert-ssm-to-linalg, ssm-bind-weights, canonicalize, cse, "
+      "ssm-decompose-model{{chunk={3}}, convert-ssm-to-linalg{{scan-all-chunks-at-once={4}}, "
+      "ssm-bind-weights, canonicalize, cse, "
       "ssm-fuse-elementwise, canonicalize, "
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map}, "
@@ -117,7 +118,8 @@ std::string ssmc::cpu::pipelineFor(const CPUTargetDesc &target) {
       "convert-arith-to-llvm, finalize-memref-to-llvm{{use-generic-functions=true}, "
       "convert-cf-to-llvm, convert-func-to-llvm, convert-ub-to-llvm, "
       "reconcile-unrealized-casts",
-      target.vectorWidth, target.blockRows, target.blockCols, target.scanChunk)
+      target.vectorWidth, target.blockRows, target.blockCols, target.scanChunk,
+      target.scanAllChunks ? "true" : "false")
       .str();
 }
 
@@ -196,7 +198,9 @@ llvm::Error ssmc::cpu::lowerToLLVMDialect(ModuleOp module, const CPUTargetDesc &
     if (func.getName() == "forward")
       func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), UnitAttr::get(ctx));
   });
-  return runPipeline(module, pipelineFor(target), options);
+  CPUTargetDesc chosen = target;
+  chosen.scanAllChunks = options.scanAllChunks.value_or(target.scanAllChunks);
+  return runPipeline(module, pipelineFor(chosen), options);
 }
 
 llvm::Expected<std::string> ssmc::cpu::emitLLVMIR(ModuleOp module, const CPUTargetDesc &target) {

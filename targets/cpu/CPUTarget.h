@@ -14,6 +14,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,11 @@ struct CPUTargetDesc {
   /// intra-chunk matrices are the scan's cost, so chunks are shorter than
   /// the GPU-oriented checkpoint default.
   int64_t scanChunk = 64;
+  /// ssm.chunked_scan with all whole chunks in the same ops instead of a
+  /// loop over chunks (convert-ssm-to-linalg{scan-all-chunks-at-once}): more
+  /// parallelism per op, per-chunk states in memory. The CPU's threads are
+  /// already busy with one chunk's (batch x heads) work, so off by default.
+  bool scanAllChunks = false;
 };
 
 /// `name` is "host" (x86-64 of this machine; AVX-512 or AVX2/FMA used when
@@ -48,6 +54,9 @@ llvm::Expected<CPUTargetDesc> getCPUTarget(llvm::StringRef name, bool dotprod);
 struct CompileOptions {
   bool printIRAfterAll = false;
   std::string printIRAfter; ///< pass argument, e.g. "convert-ssm-to-linalg"
+  /// `ssmc compile --scan=loop|all-chunks`: overrides the target's
+  /// scanAllChunks (CPUTargetDesc, CUDATargetDesc) when set.
+  std::optional<bool> scanAllChunks;
 };
 
 /// Runs a textual pass pipeline (implicitly nested, e.g. "canonicalize,

@@ -41,7 +41,8 @@ llvm::Error makeError(const llvm::Twine &message) {
 /// reductions sequential per thread). Not yet: one fused kernel per chunk
 /// and tensor cores of our own (prefill GEMMs go to the vendor library).
 std::string kernelPipeline(const CUDATargetDesc &target) {
-  return "ssm-decompose-model, convert-ssm-to-linalg, ssm-bind-weights, canonicalize, cse, "
+  return std::string("ssm-decompose-model, convert-ssm-to-linalg{scan-all-chunks-at-once=") +
+         (target.scanAllChunks ? "true" : "false") + "}, ssm-bind-weights, canonicalize, cse, "
          "ssm-fuse-elementwise, canonicalize, ssm-privatize-fills, "
          "eliminate-empty-tensors, one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map}, "
@@ -156,7 +157,9 @@ llvm::Error ssmc::cuda::lowerToKernels(ModuleOp module, const CUDATargetDesc &ta
     if (func.getName() == "forward")
       func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(), UnitAttr::get(ctx));
   });
-  if (llvm::Error e = cpu::runPipeline(module, kernelPipeline(target), options))
+  CUDATargetDesc chosen = target;
+  chosen.scanAllChunks = options.scanAllChunks.value_or(target.scanAllChunks);
+  if (llvm::Error e = cpu::runPipeline(module, kernelPipeline(chosen), options))
     return e;
   if (auto gm = kernelModule(module); !gm)
     return gm.takeError();

@@ -54,6 +54,9 @@ struct CUDATargetDesc {
   std::string artifactTarget;  ///< manifest "target": "cuda-sm90"
   int64_t blockSize = 256;     ///< threads per block of every kernel
   std::string ptxas;           ///< ptxas found at compile time, or empty
+  /// See cpu::CPUTargetDesc::scanAllChunks: on a GPU a loop over chunks
+  /// leaves most SMs idle (one chunk is heads x a few tiles of work).
+  bool scanAllChunks = true;
   cpu::CPUTargetDesc host;     ///< the host code (x86-64 baseline)
 };
 
