@@ -180,10 +180,17 @@ struct GPUTileContractionsPass
     auto size = [&](unsigned d) { return getValueOrCreateConstantIndexOp(b, loc, ranges[d].size); };
     // Tiles of 64 x 64 (4 x 4 sums per thread) unless that leaves the GPU
     // with few blocks for a static problem; then 32 x 32 (2 x 2).
+    // A dynamic batch loop counts as 1 (the batch of sequences, often 1 at
+    // prefill), except that a second one (the chunk loop of the all-chunks
+    // scan: one per 128 tokens) is assumed to supply at least 8.
     int64_t tile = 64;
     int64_t staticBlocks = 1;
-    for (unsigned d : shape.batch)
-      staticBlocks *= ShapedType::isDynamic(staticRanges[d]) ? 1 : staticRanges[d];
+    bool seenDynamic = false;
+    for (unsigned d : shape.batch) {
+      bool dynamic = ShapedType::isDynamic(staticRanges[d]);
+      staticBlocks *= !dynamic ? staticRanges[d] : seenDynamic ? 8 : 1;
+      seenDynamic |= dynamic;
+    }
     for (unsigned d : {shape.i, shape.j})
       staticBlocks *= ShapedType::isDynamic(staticRanges[d]) ? 1 : (staticRanges[d] + 63) / 64;
     if (staticBlocks < minBlocks)

@@ -64,7 +64,9 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
     batch loops (read by every input) plus one loop i and one loop j that no
     input reads together (the chunked scan's C B^T, S . C, Y_diag and chunk
     state sums): one block of 256 threads per batch index and T x T output
-    tile (T = 64, or 32 when that gives fewer than `min-blocks` blocks),
+    tile (T = 64, or 32 when that gives fewer than `min-blocks` blocks; a
+    dynamic batch loop counts as 1, a second dynamic one, the all-chunks
+    scan's chunk loop, as 8),
     operands staged in 16-wide K-slices in workgroup memory, (T/16)^2 sums
     per thread in registers. The term is the op's body cloned per element.
     A zero fill of the output right before and an elementwise consumer of

@@ -165,3 +165,32 @@ func.func @masked_c_bt(%C: memref<?x128x32x64xbf16>, %B: memref<?x128x32x64xbf16
   memref.dealloc %cb : memref<?x32x128x128xf32>
   return
 }
+
+// -----
+
+// C B^T of every whole chunk at once (convert-ssm-to-linalg's all-chunks
+// schedule): batch loops b, c (both dynamic) and h. The second dynamic
+// batch loop is assumed to bring at least 8 chunks: 8 x 32 heads x 4 tiles
+// reach min-blocks, so the tiles are 64 x 64 (4 x 4 sums per thread).
+// CHECK-LABEL: func.func @c_bt_all_chunks
+// CHECK: workgroup({{.*}} : memref<16x65xbf16, #gpu.address_space<workgroup>>
+// CHECK: -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-NOT: linalg.generic
+#c = affine_map<(b, c, l, s, h, n) -> (b, c, l, h, n)>
+#bm = affine_map<(b, c, l, s, h, n) -> (b, c, s, h, n)>
+#cb = affine_map<(b, c, l, s, h, n) -> (b, c, h, l, s)>
+func.func @c_bt_all_chunks(%C: memref<?x?x128x32x64xbf16>, %B: memref<?x?x128x32x64xbf16>, %out: memref<?x?x32x128x128xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<?x?x32x128x128xf32>)
+  linalg.generic {indexing_maps = [#c, #bm, #cb],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%C, %B : memref<?x?x128x32x64xbf16>, memref<?x?x128x32x64xbf16>) outs(%out : memref<?x?x32x128x128xf32>) {
+  ^bb0(%cv: bf16, %bv: bf16, %acc: f32):
+    %0 = arith.extf %cv : bf16 to f32
+    %1 = arith.extf %bv : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
