@@ -299,6 +299,78 @@ bool isPureRounding(linalg::GenericOp epilogue, Value out) {
   return arg && arg.getArgNumber() == 0 && epilogue.getIndexingMapsArray()[0].isIdentity();
 }
 
+/// A projection whose zero-filled f32 output `out` is read, after it, only
+/// by elementwise ops that round it to `element` first, but by none that
+/// can be folded into its kernel (the MLP's gate: the up projection lies
+/// between it and silu(gate) * up). Rounds early instead: a bf16 (f16)
+/// buffer written by a new rounding op right after the projection, and the
+/// readers read that, without their truncf. The rounding is then the
+/// projection's foldable consumer: the warp kernel stores rounded sums and
+/// the vendor GEMM writes them itself; the readers load half the bytes.
+/// Returns whether it rewrote anything.
+bool roundEarly(linalg::GenericOp op, Value out, Type element) {
+  auto alloc = out.getDefiningOp<memref::AllocOp>();
+  auto outType = cast<MemRefType>(out.getType());
+  if (!alloc || !outType.getElementType().isF32() || !isa<BFloat16Type, Float16Type>(element) ||
+      !outType.getLayout().isIdentity() || !ssmc::cuda::zeroFillBefore(op, out))
+    return false;
+  SmallVector<linalg::GenericOp> readers;
+  memref::DeallocOp dealloc;
+  for (Operation *user : out.getUsers()) {
+    if (user == op)
+      continue;
+    if (auto d = dyn_cast<memref::DeallocOp>(user)) {
+      if (dealloc || d->getBlock() != op->getBlock())
+        return false;
+      dealloc = d;
+      continue;
+    }
+    if (auto fill = dyn_cast<linalg::FillOp>(user); fill && fill->isBeforeInBlock(op))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || generic->getBlock() != op->getBlock() || !op->isBeforeInBlock(generic) ||
+        !generic.hasPureBufferSemantics() || !readsOnlyRounded(generic, out, element))
+      return false;
+    readers.push_back(generic);
+  }
+  // The new buffer is freed where the f32 one is, after every reader.
+  if (readers.empty() || !dealloc ||
+      llvm::any_of(readers, [&](Operation *r) { return !r->isBeforeInBlock(dealloc); }))
+    return false;
+  OpBuilder b(op->getContext());
+  b.setInsertionPointAfter(op);
+  Location loc = op.getLoc();
+  // Sized like `out` by its allocation's own sizes (a memref.dim of `out`
+  // would be one more user, and keep the rounding from folding).
+  Value rounded = memref::AllocOp::create(b, loc, MemRefType::get(outType.getShape(), element),
+                                          alloc.getDynamicSizes());
+  AffineMap id = b.getMultiDimIdentityMap(outType.getRank());
+  SmallVector<utils::IteratorType> parallel(outType.getRank(), utils::IteratorType::parallel);
+  linalg::GenericOp::create(b, loc, ValueRange{out}, ValueRange{rounded},
+                            ArrayRef<AffineMap>{id, id}, parallel,
+                            [&](OpBuilder &nb, Location l, ValueRange args) {
+                              Value r = arith::TruncFOp::create(nb, l, element, args[0]);
+                              linalg::YieldOp::create(nb, l, r);
+                            });
+  for (linalg::GenericOp reader : readers) {
+    Block &body = reader.getRegion().front();
+    for (OpOperand *input : reader.getDpsInputOperands()) {
+      if (input->get() != out)
+        continue;
+      input->set(rounded);
+      BlockArgument arg = body.getArgument(input->getOperandNumber());
+      arg.setType(element);
+      for (Operation *user : llvm::make_early_inc_range(arg.getUsers())) {
+        user->getResult(0).replaceAllUsesWith(arg);
+        user->erase();
+      }
+    }
+  }
+  OpBuilder atDealloc(dealloc);
+  memref::DeallocOp::create(atDealloc, loc, rounded);
+  return true;
+}
+
 struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsPass> {
   using Base::Base;
 
@@ -327,6 +399,8 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
         wType.isDynamicDim(0) || wType.isDynamicDim(1))
       return;
     int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
+    if (!ssmc::cuda::foldableConsumerOf(op, out, /*allowBroadcast=*/false))
+      roundEarly(op, out, xType.getElementType());
     SmallVector<int64_t> strides;
     int64_t offset;
     int64_t wBytes = wType.getElementTypeBitWidth() / 8;

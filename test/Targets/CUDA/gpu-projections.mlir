@@ -261,3 +261,73 @@ func.func @rounded_only(%x: memref<?x64xbf16>, %w: memref<96x64xbf16>, %r: memre
   memref.dealloc %out : memref<?x96xf32>
   return
 }
+
+// -----
+
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#o = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
+// The MLP's gate and up: silu(round(gate)) * round(up) reads the gate's f32
+// output after the up projection, so it cannot fold into the gate's kernel.
+// The gate is rounded early: a bf16 buffer written by the gate's own
+// kernels (warp kernel epilogue, vendor GEMM store), which silu * up reads
+// without its truncf; it is freed with the f32 buffer.
+// CHECK-LABEL: func.func @gate_up
+// CHECK: %[[GATE:.*]] = memref.alloc(%{{.*}}) : memref<?x96xf32>
+// CHECK: %[[RG:.*]] = memref.alloc(%{{.*}}) : memref<?x96xbf16>
+// CHECK: gpu.launch
+// CHECK: memref.store %{{.*}}, %[[RG]]
+// CHECK: func.call @ssmc_gpu_gemm_store_bf16_bf16(%{{.*}}, %{{.*}}, %{{.*}})
+// CHECK: linalg.generic {{.*}} ins(%[[GATE]] : memref<?x96xf32>) outs(%[[RG]] : memref<?x96xbf16>)
+// CHECK: linalg.generic {{.*}} ins(%[[RG]], %{{.*}} : memref<?x96xbf16>, memref<?x96xf32>)
+// CHECK-NEXT: ^bb0(%{{[^:]*}}: bf16, %{{[^:]*}}: f32,
+// CHECK-NOT: arith.truncf %{{.*}}#0
+// CHECK: memref.dealloc %[[RG]]
+func.func @gate_up(%x: memref<?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memref<96x64xbf16>, %r: memref<?x96xbf16>) {
+  %c0 = arith.constant 0 : index
+  %m = memref.dim %x, %c0 : memref<?x64xbf16>
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %gate = memref.alloc(%m) : memref<?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%gate : memref<?x96xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %wg : memref<?x64xbf16>, memref<96x64xbf16>) outs(%gate : memref<?x96xf32>) {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %0 = arith.extf %a : bf16 to f32
+    %1 = arith.extf %b : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  %up = memref.alloc(%m) : memref<?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%up : memref<?x96xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #o], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %wu : memref<?x64xbf16>, memref<96x64xbf16>) outs(%up : memref<?x96xf32>) {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %0 = arith.extf %a : bf16 to f32
+    %1 = arith.extf %b : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%gate, %up : memref<?x96xf32>, memref<?x96xf32>) outs(%r : memref<?x96xbf16>) {
+  ^bb0(%g: f32, %u: f32, %o: bf16):
+    %0 = arith.truncf %g : f32 to bf16
+    %1 = arith.truncf %u : f32 to bf16
+    %2 = arith.extf %0 : bf16 to f32
+    %3 = arith.negf %2 : f32
+    %4 = math.exp %3 : f32
+    %5 = arith.addf %4, %one : f32
+    %6 = arith.divf %2, %5 : f32
+    %7 = arith.extf %1 : bf16 to f32
+    %8 = arith.mulf %6, %7 : f32
+    %9 = arith.truncf %8 : f32 to bf16
+    linalg.yield %9 : bf16
+  }
+  memref.dealloc %gate : memref<?x96xf32>
+  memref.dealloc %up : memref<?x96xf32>
+  return
+}
