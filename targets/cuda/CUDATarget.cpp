@@ -48,7 +48,7 @@ std::string kernelPipeline(const CUDATargetDesc &target) {
          "function-boundary-type-conversion=identity-layout-map}, "
          "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
          "ssm-gpu-projections, ssm-gpu-tile-contractions, ssm-gpu-block-reductions, ssm-gpu-parallel-dims-first, "
-         "ssm-gpu-copy-to-linalg, convert-linalg-to-parallel-loops, canonicalize, "
+         "ssm-gpu-copy-to-linalg, ssm-lower-reductions, convert-linalg-to-parallel-loops, canonicalize, "
          "ssm-gpu-tile-parallel-loops{block-size=" +
          std::to_string(target.blockSize) +
          "}, func.func(gpu-map-parallel-loops), convert-parallel-loops-to-gpu, canonicalize, "
