@@ -189,4 +189,18 @@ def SSMPrivatizeFills : Pass<"ssm-privatize-fills"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"];
 }
 
+def SSMReturnUpdatedArguments : Pass<"ssm-return-updated-arguments", "::mlir::func::FuncOp"> {
+  let summary = "Return state arguments updated in place instead of their clones";
+  let description = [{
+    After bufferization and the ownership-based deallocation, a function
+    result that is a fresh allocation filled only by a copy of an argument
+    of the same type (the deallocation's clone of a state updated in place),
+    with nothing between the copy and the return that could write the
+    argument, is replaced by the argument itself: no allocation and no copy
+    of the state per call. The caller must accept results that alias its
+    arguments (the launch code does: such a state was updated in place).
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 #endif // SSMC_PASSES_PASSES_TD

@@ -110,6 +110,7 @@ std::string ssmc::cpu::pipelineFor(const CPUTargetDesc &target) {
       "one-shot-bufferize{{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map}, "
       "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
+      "func.func(ssm-return-updated-arguments), "
       "ssm-vectorize-projections{{vector-width={0} rows={1} cols={2}}, "
       "ssm-lower-reductions, ssm-approximate-exp, "
       "convert-linalg-to-parallel-loops, ssm-outline-parallel-loops, "
