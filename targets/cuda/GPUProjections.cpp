@@ -75,6 +75,9 @@ struct ProjectionEmitter {
   MemRefType xType, wType, outType;
   int64_t n, k;
   int64_t warpsPerBlock, rowsPerTile, unroll;
+  /// Warps sharing one weight row (split K; divides warpsPerBlock and k's
+  /// steps), 1 for one warp per row.
+  int64_t warpsPerRow;
   /// The output was just filled with zeros: store the sums instead of adding
   /// them (the fill then only runs on the other paths).
   bool overwrite;
@@ -124,12 +127,18 @@ struct ProjectionEmitter {
     return v;
   }
 
-  /// The warp-per-weight-row kernel for `m` activation rows.
+  /// The warp-per-weight-row kernel for `m` activation rows. With
+  /// `warpsPerRow` > 1 (split K), that many warps of a block share a weight
+  /// row, each summing a contiguous slice of k; their sums meet in workgroup
+  /// memory and the first warp of the row adds them in order and stores.
   void emitWarpKernel(Value rows, ArrayRef<Value> batchSizes) {
     Type f32 = b.getF32Type();
     int64_t wBytes = wType.getElementTypeBitWidth() / 8;
     int64_t lanes = 16 / wBytes; // one 16-byte load of the weight row per lane and step
     auto accType = VectorType::get({lanes}, f32);
+    const int64_t split = warpsPerRow;
+    const int64_t rowsPerBlock = warpsPerBlock / split;
+    const int64_t sliceLen = k / split;
 
     // x rows are 16-byte aligned when x is a plain contiguous buffer whose
     // rows are whole multiples of 16 bytes; otherwise load at element
@@ -141,21 +150,41 @@ struct ProjectionEmitter {
                          : xBytes;
 
     Value c1 = index(1);
-    Value blocks = index((n + warpsPerBlock - 1) / warpsPerBlock);
+    Value blocks = index((n + rowsPerBlock - 1) / rowsPerBlock);
     Value threads = index(warpsPerBlock * kWarp);
-    auto launch = gpu::LaunchOp::create(b, loc, blocks, c1, c1, threads, c1, c1);
+    SmallVector<Type> attributions;
+    if (split > 1)
+      attributions.push_back(MemRefType::get(
+          {warpsPerBlock * rowsPerTile}, f32, AffineMap(),
+          gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup)));
+    auto launch = gpu::LaunchOp::create(b, loc, blocks, c1, c1, threads, c1, c1,
+                                        /*dynamicSharedMemorySize=*/nullptr,
+                                        /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{},
+                                        attributions);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&launch.getBody().front());
+    gpu::TerminatorOp::create(b, loc);
+    b.setInsertionPoint(launch.getBody().front().getTerminator());
     Value tid = launch.getThreadIds().x, bid = launch.getBlockIds().x;
     Value warp = arith::DivUIOp::create(b, loc, tid, index(kWarp));
     Value lane = arith::RemUIOp::create(b, loc, tid, index(kWarp));
+    Value rowInBlock = split > 1 ? arith::DivUIOp::create(b, loc, warp, index(split)).getResult()
+                                 : warp;
     Value row = arith::AddIOp::create(
-        b, loc, arith::MulIOp::create(b, loc, bid, index(warpsPerBlock)), warp);
+        b, loc, arith::MulIOp::create(b, loc, bid, index(rowsPerBlock)), rowInBlock);
     Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, index(n));
-    auto ifRow = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
-    {
-      OpBuilder::InsertionGuard g(b);
+    // Split K: every warp runs to the barrier (uniform control flow), so a
+    // warp past the last row reads the last row and stores nothing.
+    Value kBegin = index(0);
+    if (split > 1) {
+      row = arith::MinUIOp::create(b, loc, row, index(n - 1));
+      kBegin = arith::MulIOp::create(
+          b, loc, arith::RemUIOp::create(b, loc, warp, index(split)), index(sliceLen));
+    } else {
+      auto ifRow = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
       b.setInsertionPointToStart(ifRow.thenBlock());
+    }
+    {
       Value lastRow = arith::SubIOp::create(b, loc, rows, c1);
       auto tiles = scf::ForOp::create(b, loc, index(0), rows, index(rowsPerTile));
       b.setInsertionPointToStart(tiles.getBody());
@@ -171,18 +200,19 @@ struct ProjectionEmitter {
       Value zero = arith::ConstantOp::create(b, loc, accType, DenseElementsAttr::get(
                                                                     accType, b.getF32FloatAttr(0)));
       SmallVector<Value> acc(rowsPerTile, zero);
-      Value laneCol = arith::MulIOp::create(b, loc, lane, index(lanes));
+      Value laneCol = arith::AddIOp::create(
+          b, loc, kBegin, arith::MulIOp::create(b, loc, lane, index(lanes)));
       // One step of the warp covers `step` contiguous weight elements (512
       // bytes). The main loop takes `unroll` steps at once and issues all
       // their weight loads before any FMA: a warp then has `unroll` 16-byte
       // loads in flight per lane, which is what hides HBM latency when there
       // are too few weight rows to fill the GPU with warps. Its bounds are
       // uniform across lanes (k is static), so it needs no guard; the rest
-      // of the row is a per-lane loop of single steps.
+      // of the slice is a per-lane loop of single steps.
       int64_t step = kWarp * lanes;
-      // Rows shorter than `unroll` steps are unrolled by as many as they have.
-      int64_t unroll = std::max<int64_t>(1, std::min(this->unroll, k / step));
-      int64_t mainEnd = unroll > 1 ? (k / (step * unroll)) * step * unroll : 0;
+      // Slices shorter than `unroll` steps are unrolled by as many as they have.
+      int64_t unroll = std::max<int64_t>(1, std::min(this->unroll, sliceLen / step));
+      int64_t mainEnd = unroll > 1 ? (sliceLen / (step * unroll)) * step * unroll : 0;
       auto accumulate = [&](Value col, Value wv, ValueRange accIn, SmallVectorImpl<Value> &accOut) {
         accOut.clear();
         for (int64_t j = 0; j < rowsPerTile; ++j) {
@@ -211,9 +241,10 @@ struct ProjectionEmitter {
         b.setInsertionPointAfter(mainLoop);
         acc.assign(mainLoop.getResults().begin(), mainLoop.getResults().end());
       }
-      if (mainEnd < k) {
+      if (mainEnd < sliceLen) {
         Value kStart = arith::AddIOp::create(b, loc, laneCol, index(mainEnd));
-        auto tail = scf::ForOp::create(b, loc, kStart, index(k), index(step), acc);
+        Value kEnd = arith::AddIOp::create(b, loc, kBegin, index(sliceLen));
+        auto tail = scf::ForOp::create(b, loc, kStart, kEnd, index(step), acc);
         OpBuilder::InsertionGuard g2(b);
         b.setInsertionPointToStart(tail.getBody());
         Value col = tail.getInductionVar();
@@ -225,21 +256,60 @@ struct ProjectionEmitter {
         acc.assign(tail.getResults().begin(), tail.getResults().end());
       }
       Value isLane0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, index(0));
+      SmallVector<Value> sums;
+      for (int64_t j = 0; j < rowsPerTile; ++j)
+        sums.push_back(ssmc::cuda::warpSum(
+            b, loc, vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc[j])));
+      Value storer = isLane0;
+      if (split > 1) {
+        // Each warp's sums into workgroup memory; the row's first warp adds
+        // the slices' sums in k order.
+        Value partials = launch.getWorkgroupAttributions()[0];
+        auto ifLane0 = scf::IfOp::create(b, loc, isLane0, /*withElseRegion=*/false);
+        {
+          OpBuilder::InsertionGuard g3(b);
+          b.setInsertionPointToStart(ifLane0.thenBlock());
+          for (int64_t j = 0; j < rowsPerTile; ++j)
+            memref::StoreOp::create(
+                b, loc, sums[j], partials,
+                ValueRange{arith::AddIOp::create(
+                    b, loc, arith::MulIOp::create(b, loc, warp, index(rowsPerTile)), index(j))});
+        }
+        gpu::BarrierOp::create(b, loc);
+        Value firstOfRow = arith::MulIOp::create(b, loc, rowInBlock, index(split));
+        for (int64_t j = 0; j < rowsPerTile; ++j) {
+          Value total;
+          for (int64_t p = 0; p < split; ++p) {
+            Value slot = arith::AddIOp::create(
+                b, loc,
+                arith::MulIOp::create(b, loc,
+                                      arith::AddIOp::create(b, loc, firstOfRow, index(p)),
+                                      index(rowsPerTile)),
+                index(j));
+            Value v = memref::LoadOp::create(b, loc, partials, ValueRange{slot});
+            total = total ? arith::AddFOp::create(b, loc, total, v).getResult() : v;
+          }
+          sums[j] = total;
+        }
+        Value isFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, warp, firstOfRow);
+        storer = arith::AndIOp::create(b, loc, arith::AndIOp::create(b, loc, isLane0, isFirst),
+                                       inRange);
+      }
       for (int64_t j = 0; j < rowsPerTile; ++j) {
-        Value sum = ssmc::cuda::warpSum(
-            b, loc, vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc[j]));
         Value m = arith::AddIOp::create(b, loc, m0, index(j));
         Value valid = arith::AndIOp::create(
-            b, loc, isLane0, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, m, rows));
+            b, loc, storer, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, m, rows));
         auto ifStore = scf::IfOp::create(b, loc, valid, /*withElseRegion=*/false);
         OpBuilder::InsertionGuard g3(b);
         b.setInsertionPointToStart(ifStore.thenBlock());
         SmallVector<Value> outIndices = batchIndices(m, batchSizes);
         outIndices.push_back(row);
-        storeResult(sum, outIndices);
+        storeResult(sums[j], outIndices);
       }
+      // The next tile's partial sums reuse the workgroup memory.
+      if (split > 1)
+        gpu::BarrierOp::create(b, loc);
     }
-    gpu::TerminatorOp::create(b, loc);
   }
 };
 
@@ -542,10 +612,17 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
       // own kernel: no register tile of rows (a tile of 4 would compute and
       // hold 3 dead rows, and the registers it costs halve the warps per
       // SM) and twice the loads in flight per lane.
+      // Few weight rows (an output projection: 2048 rows of 8192) leave
+      // most SMs idle with one warp per row: split k over up to 4 warps
+      // until the kernel has `min-warps` warps.
+      int64_t split = 1;
+      while (split < 4 && n * split < minWarps && warpsPerBlock % (2 * split) == 0 &&
+             k % (2 * split * kWarp * lanes) == 0)
+        split *= 2;
       auto emit = [&](int64_t tileRows, int64_t steps) {
         ProjectionEmitter emitter{b, loc, x, w, out, xType, wType, outType,
-                                  n, k, warpsPerBlock, tileRows, steps, zeroFill != nullptr,
-                                  epilogue};
+                                  n, k, warpsPerBlock, tileRows, steps, split,
+                                  zeroFill != nullptr, epilogue};
         emitter.emitWarpKernel(rows, batchSizes);
       };
       if (rowsPerTile > 1) {

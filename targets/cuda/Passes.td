@@ -32,6 +32,8 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
     a shuffle reduction; `unroll` steps of the row are loaded before they
     are used, and a zero `linalg.fill` of the output just before the
     projection is folded into the kernel (it stores instead of adding).
+    With few weight rows (fewer than `min-warps`), 2 or 4 warps share a row,
+    each summing a slice of k, and add their sums in workgroup memory.
     Otherwise (with `vendor-gemm`) a call of
     `@ssmc_gpu_gemm_<x>_<w>(x, w, out) -> i32` (unranked memrefs; the launch
     code defines it on the device's vendor GEMM); a non-zero result means
@@ -46,6 +48,8 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
     Option<"rowsPerTile", "rows-per-tile", "int64_t", "4",
            "activation rows whose accumulators a warp keeps in registers">,
     Option<"warpsPerBlock", "warps-per-block", "int64_t", "8", "warps (weight rows) per block">,
+    Option<"minWarps", "min-warps", "int64_t", "8192",
+           "split each weight row's k over 2 or 4 warps while the kernel has fewer warps">,
     Option<"unroll", "unroll", "int64_t", "4",
            "512-byte steps of a weight row whose loads a warp issues together">,
     Option<"vendorGemm", "vendor-gemm", "bool", "true",
