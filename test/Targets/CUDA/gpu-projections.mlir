@@ -1,5 +1,5 @@
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-projections=min-warps=1 | FileCheck %s
-// RUN: ssmc-opt %s -split-input-file -ssm-gpu-projections | FileCheck %s --check-prefix=SPLIT
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-projections=min-warps=8192 | FileCheck %s --check-prefix=SPLIT
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-projections=vendor-gemm=false | FileCheck %s --check-prefix=NOGEMM
 // RUN: not ssmc-opt %s -split-input-file -ssm-gpu-projections=warps-per-block=64 2>&1 | FileCheck %s --check-prefix=BAD
 
@@ -105,7 +105,7 @@ func.func @odd_k(%x: memref<?x30xf32>, %w: memref<8x30xf32>, %out: memref<?x8xf3
 // no fill. k = 1024 bf16 is 4 steps of 512 bytes: the single-row kernel
 // (8 steps asked) and the tile (4) both load them in one unrolled iteration.
 // The vendor GEMM stores the rounded product (see @rounded_then_added).
-// With the default min-warps, 64 rows are few: 4 warps share each row,
+// With min-warps=8192, 64 rows are few: 4 warps share each row,
 // each summing 256 of k (one 512-byte step), and the row's first warp adds
 // the four sums from workgroup memory in k order before the epilogue.
 // SPLIT-LABEL: func.func @fill_and_epilogue
