@@ -52,6 +52,24 @@ using namespace ssmc::ssm;
 
 namespace {
 
+// Scalar pieces of the chunk builders' op bodies (all float32).
+Value mul(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  return arith::MulFOp::create(b, loc, lhs, rhs);
+}
+Value add(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  return arith::AddFOp::create(b, loc, lhs, rhs);
+}
+Value subf(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  return arith::SubFOp::create(b, loc, lhs, rhs);
+}
+Value expOf(OpBuilder &b, Location loc, Value v) { return math::ExpOp::create(b, loc, v); }
+/// Lower-triangle test between two loops of the enclosing generic.
+Value notAfter(OpBuilder &b, Location loc, unsigned lhsLoop, unsigned rhsLoop) {
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule,
+                               linalg::IndexOp::create(b, loc, lhsLoop),
+                               linalg::IndexOp::create(b, loc, rhsLoop));
+}
+
 /// `seq[:, start : start + size]` for a `B x L x ...` tensor.
 Value sliceChunk(OpBuilder &b, Location loc, Value seq, Value start, OpFoldResult size) {
   int64_t rank = cast<RankedTensorType>(seq.getType()).getRank();
@@ -95,30 +113,12 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   auto empty = [&](ArrayRef<OpFoldResult> sizes, Type type) -> Value {
     return tensor::EmptyOp::create(b, loc, sizes, type);
   };
-  auto mul = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
-    return arith::MulFOp::create(nb, l, lhs, rhs);
-  };
-  auto add = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
-    return arith::AddFOp::create(nb, l, lhs, rhs);
-  };
-  auto expOf = [](OpBuilder &nb, Location l, Value v) -> Value {
-    return math::ExpOp::create(nb, l, v);
-  };
-  auto subf = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
-    return arith::SubFOp::create(nb, l, lhs, rhs);
-  };
   // Time start + l (l = loop 1 of the enclosing generic) is a real token of
   // sequence b iff it is below lengths[b].
   auto isReal = [&](OpBuilder &nb, Location l, Value length) -> Value {
     Value time = arith::AddIOp::create(nb, l, in.start, linalg::IndexOp::create(nb, l, 1));
     Value len = arith::IndexCastOp::create(nb, l, nb.getIndexType(), length);
     return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, time, len);
-  };
-  // Lower-triangle test between two loops of the enclosing generic.
-  auto notAfter = [](OpBuilder &nb, Location l, unsigned lhsLoop, unsigned rhsLoop) -> Value {
-    return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ule,
-                                 linalg::IndexOp::create(nb, l, lhsLoop),
-                                 linalg::IndexOp::create(nb, l, rhsLoop));
   };
 
   // Step 0: padding positions get log_a = 0 and no input (see file comment).
@@ -301,18 +301,6 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
   auto empty = [&](ArrayRef<OpFoldResult> sizes, Type type) -> Value {
     return tensor::EmptyOp::create(b, loc, sizes, type);
   };
-  auto mul = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
-    return arith::MulFOp::create(nb, l, lhs, rhs);
-  };
-  auto add = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
-    return arith::AddFOp::create(nb, l, lhs, rhs);
-  };
-  auto expOf = [](OpBuilder &nb, Location l, Value v) -> Value {
-    return math::ExpOp::create(nb, l, v);
-  };
-  auto subf = [](OpBuilder &nb, Location l, Value lhs, Value rhs) -> Value {
-    return arith::SubFOp::create(nb, l, lhs, rhs);
-  };
   // Token (chunk c = loop 1, position l = loop 2) of sequence b is real iff
   // c * q + l < lengths[b] (the chunks start at token 0).
   auto isReal = [&](OpBuilder &nb, Location l, Value length) -> Value {
@@ -323,11 +311,6 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
         linalg::IndexOp::create(nb, l, 2));
     Value len = arith::IndexCastOp::create(nb, l, nb.getIndexType(), length);
     return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, time, len);
-  };
-  auto notAfter = [](OpBuilder &nb, Location l, unsigned lhsLoop, unsigned rhsLoop) -> Value {
-    return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ule,
-                                 linalg::IndexOp::create(nb, l, lhsLoop),
-                                 linalg::IndexOp::create(nb, l, rhsLoop));
   };
   SmallVector<OpFoldResult> seqH = {batch, chunks, qSize, hSize},
                             seqHP = {batch, chunks, qSize, hSize, pSize},
