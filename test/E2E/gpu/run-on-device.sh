@@ -7,7 +7,12 @@
 # token by token (decode kernels only), and a single prompt. Then prompts
 # of several whole chunks (a ragged batch of 300 and 144 tokens) on
 # default-llamba (chunk 128, 32 heads, d_state 32: the shapes the tiled
-# scan kernels take), its weights synthesized by the runtime.
+# scan kernels take), its weights synthesized by the runtime. Then tiny
+# Llamba and Mamba-2 models in bf16 and f16 (the dtypes published
+# checkpoints run in; prefill products go to the vendor GEMM's rounded store)
+# against the same double-precision reference at the host test's justified
+# tolerances (test/E2E/host-half-precision.test: bf16 5e-2, f16 1e-2;
+# last-position logits of the ragged batch, one new token).
 #
 # usage: test/E2E/gpu/run-on-device.sh [--sm 80|90] [--rtol R] [--sanitize]
 #        test/E2E/gpu/run-on-device.sh --prepare DIR [--sm 80|90]
@@ -145,6 +150,33 @@ run_long() { # ARTDIR
   check "default-llamba whole chunks" generate_and_compare "$WORK/default-llamba.run.json" \
     "$1/default-llamba.ref.json" "$1/default-llamba.ssmx" --prompt-ids "$LONG" --max-new-tokens 8
 }
+HALF_MODELS="llamba-bf16 mamba2-bf16 llamba-f16 mamba2-f16"
+# make_half OUTDIR: the HALF_MODELS (tiny, seed 7) compiled into OUTDIR/M.ssmx
+# with their reference logits OUTDIR/M.ref.json (the batch, one new token).
+make_half() {
+  local out=$1 m dir
+  for m in $HALF_MODELS; do
+    dir=$WORK/$m
+    "$SSMC" make-model --preset "tiny-${m%-*}" --seed 7 --dtype "${m##*-}" -o "$dir" > /dev/null || {
+      failed=$((failed + 1)); echo "FAIL $m: make-model"; continue; }
+    check "$m compile sm_$SM" "$SSMC" compile "$dir" --target cuda --sm "$SM" -o "$out/$m.ssmx"
+    "$REF" "$dir" --prompt-ids "$BATCH" --max-new-tokens 1 --logits-out "$out/$m.ref.json" > /dev/null ||
+      { failed=$((failed + 1)); echo "FAIL $m: ssmc-ref"; }
+  done
+}
+run_half() { # ARTDIR
+  local m tol
+  for m in $HALF_MODELS; do
+    tol=5e-2; [ "${m##*-}" = f16 ] && tol=1e-2
+    if [ ! -f "$1/$m.ssmx" ]; then
+      failed=$((failed + 1)); echo "FAIL $m: $1/$m.ssmx missing"; continue
+    fi
+    local saved=$RTOL; RTOL=$tol
+    check "$m batch (rtol $tol)" generate_and_compare "$WORK/$m.run.json" "$1/$m.ref.json" \
+      "$1/$m.ssmx" --prompt-ids "$BATCH" --max-new-tokens 1
+    RTOL=$saved
+  done
+}
 sanitize() { # ARTIFACT: one short generation under compute-sanitizer memcheck
   [ "$SANITIZE" = 1 ] || return 0
   if ! command -v compute-sanitizer > /dev/null 2>&1; then
@@ -177,6 +209,7 @@ self)
     make_family "$family" "$WORK" && run_family "$family" "$WORK"
   done
   make_long "$WORK" && run_long "$WORK"
+  make_half "$WORK" && run_half "$WORK"
   sanitize "$WORK/llamba.ssmx"
   finish
   ;;
@@ -196,6 +229,7 @@ prepare)
     done
   done
   make_long "$DIR"
+  make_half "$DIR"
   cp "$BUILD/bin/ssmc-run-lite" "$BUILD/lib/libssmc_runtime.so" test/Frontend/Inputs/compare_logits.py "$DIR/" || exit 1
   # The C++ runtime needs the libstdc++ it was built with (GLIBCXX_3.4.30 for
   # GCC 12); --prepared falls back on this copy where the system's is older.
@@ -280,6 +314,7 @@ prepared)
   else
     failed=$((failed + 1)); echo "FAIL default-llamba: $DIR/default-llamba.ssmx missing"
   fi
+  run_half "$DIR"
   sanitize "$DIR/llamba.ssmx"
   finish
   ;;
