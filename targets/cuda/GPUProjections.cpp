@@ -313,6 +313,12 @@ struct ProjectionEmitter {
   }
 };
 
+/// `v` as an unranked memref (how the vendor-GEMM entries take operands).
+Value toUnranked(OpBuilder &b, Location loc, Value v) {
+  auto t = cast<MemRefType>(v.getType());
+  return memref::CastOp::create(b, loc, UnrankedMemRefType::get(t.getElementType(), 0), v);
+}
+
 /// The vendor-GEMM entry for these operand types, declared once per module:
 /// `ssmc_gpu_gemm_<x>_<w>` adds onto an f32 output, `ssmc_gpu_gemm_store_<x>_<w>`
 /// stores the product rounded to `x`'s type.
@@ -499,12 +505,9 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
       }
       func::FuncOp callee =
           gemmDeclaration(module, xType.getElementType(), wType.getElementType(), false);
-      auto toUnranked = [&](Value v) {
-        auto t = cast<MemRefType>(v.getType());
-        return memref::CastOp::create(bb, loc, UnrankedMemRefType::get(t.getElementType(), 0), v)
-            .getResult();
-      };
-      auto call = func::CallOp::create(bb, loc, callee, ValueRange{toUnranked(x), toUnranked(w), toUnranked(out)});
+      auto call = func::CallOp::create(
+          bb, loc, callee,
+          ValueRange{toUnranked(bb, loc, x), toUnranked(bb, loc, w), toUnranked(bb, loc, out)});
       Value zero = arith::ConstantIntOp::create(bb, loc, 0, 32);
       Value unsupported =
           arith::CmpIOp::create(bb, loc, arith::CmpIPredicate::ne, call.getResult(0), zero);
@@ -526,11 +529,6 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
           !readsOnlyRounded(consumer, out, element))
         return false;
       func::FuncOp callee = gemmDeclaration(module, element, element, true);
-      auto toUnranked = [&](Value v) {
-        auto t = cast<MemRefType>(v.getType());
-        return memref::CastOp::create(bb, loc, UnrankedMemRefType::get(t.getElementType(), 0), v)
-            .getResult();
-      };
       Value target = consumer.getDpsInits()[0];
       bool direct = isPureRounding(consumer, out) &&
                     cast<MemRefType>(target.getType()).getElementType() == element;
@@ -545,7 +543,8 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
         target = rounded;
       }
       auto call = func::CallOp::create(bb, loc, callee,
-                                       ValueRange{toUnranked(x), toUnranked(w), toUnranked(target)});
+                                       ValueRange{toUnranked(bb, loc, x), toUnranked(bb, loc, w),
+                                                  toUnranked(bb, loc, target)});
       Value zero = arith::ConstantIntOp::create(bb, loc, 0, 32);
       Value unsupported =
           arith::CmpIOp::create(bb, loc, arith::CmpIPredicate::ne, call.getResult(0), zero);
