@@ -31,15 +31,18 @@ llvm::Error makeError(const llvm::Twine &message) {
 }
 
 /// From import to NVVM-dialect kernels and host code with gpu.launch_func.
-/// Bufferization as on the CPU (after giving every accumulator its own zero
-/// fill); then projections become warp kernels or vendor GEMM calls (with
-/// their fill and elementwise consumer folded in), batched contractions (the
-/// chunked scan's) shared-memory tiled kernels, other sum reductions block-
-/// or warp-per-output kernels (with an in-place producer and an elementwise
-/// consumer folded in), and every other linalg op one kernel (parallel
-/// dimensions collapsed and split into blocks of `block-size` threads,
-/// reductions sequential per thread). Not yet: one fused kernel per chunk
-/// and tensor cores of our own (prefill GEMMs go to the vendor library).
+/// The chunked scan takes every whole chunk in the same ops (unless
+/// scanAllChunks is off). Bufferization as on the CPU (after giving every
+/// accumulator its own zero fill; states returned in place); then
+/// projections become warp kernels or vendor GEMM calls (with their fill and
+/// elementwise consumer folded in; the GEMM stores rounded products),
+/// batched contractions (the chunked scan's) shared-memory tiled kernels,
+/// other sum reductions block- or warp-per-output kernels (with an in-place
+/// producer and an elementwise consumer folded in) or register-accumulated
+/// loops, and every other linalg op one kernel (parallel dimensions collapsed
+/// and split into blocks of `block-size` threads). Constants are sunk into
+/// the kernels before outlining. Not yet: tensor cores of our own (prefill
+/// GEMMs go to the vendor library; the scan's contractions are f32 FMA).
 std::string kernelPipeline(const CUDATargetDesc &target) {
   return std::string("ssm-decompose-model, convert-ssm-to-linalg{scan-all-chunks-at-once=") +
          (target.scanAllChunks ? "true" : "false") + "}, ssm-bind-weights, canonicalize, cse, "
