@@ -70,6 +70,33 @@ Value notAfter(OpBuilder &b, Location loc, unsigned lhsLoop, unsigned rhsLoop) {
                                linalg::IndexOp::create(b, loc, rhsLoop));
 }
 
+/// C B^T[l, s] times the causal decay exp(Acum[l] - Acum[s]) for s <= l, 0
+/// above the diagonal; `args` = (Acum[l], Acum[s], C B^T[l, s]). Branch-free
+/// masking: the exponent is replaced by 0 above the diagonal, so exp only
+/// ever sees sums of log_a over s < k <= l (it cannot overflow).
+Value maskedDecay(OpBuilder &b, Location loc, ValueRange args, unsigned sLoop, unsigned lLoop) {
+  Value causal = notAfter(b, loc, sLoop, lLoop);
+  Value zero = floatConstant(b, loc, b.getF32Type(), 0.0);
+  Value exponent = arith::SelectOp::create(b, loc, causal, subf(b, loc, args[0], args[1]), zero);
+  Value weighted = mul(b, loc, args[2], expOf(b, loc, exponent));
+  return arith::SelectOp::create(b, loc, causal, weighted, zero);
+}
+
+/// The chunk builders' indexing maps and tensors, built at one location.
+struct ChunkTensors {
+  OpBuilder &b;
+  Location loc;
+  AffineMap map(unsigned loops, ArrayRef<AffineExpr> results) const {
+    return AffineMap::get(loops, 0, results, b.getContext());
+  }
+  Value zeros(ArrayRef<OpFoldResult> sizes) const {
+    return filledTensor(b, loc, sizes, b.getF32Type(), 0.0);
+  }
+  Value empty(ArrayRef<OpFoldResult> sizes, Type type) const {
+    return tensor::EmptyOp::create(b, loc, sizes, type);
+  }
+};
+
 /// `seq[:, start : start + size]` for a `B x L x ...` tensor.
 Value sliceChunk(OpBuilder &b, Location loc, Value seq, Value start, OpFoldResult size) {
   int64_t rank = cast<RankedTensorType>(seq.getType()).getRank();
@@ -106,13 +133,7 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
       exprs.push_back(getAffineDimExpr(i, ctx));
     return exprs;
   };
-  auto map = [&](unsigned n, ArrayRef<AffineExpr> results) {
-    return AffineMap::get(n, 0, results, ctx);
-  };
-  auto zeros = [&](ArrayRef<OpFoldResult> sizes) { return filledTensor(b, loc, sizes, f32, 0.0); };
-  auto empty = [&](ArrayRef<OpFoldResult> sizes, Type type) -> Value {
-    return tensor::EmptyOp::create(b, loc, sizes, type);
-  };
+  ChunkTensors t{b, loc};
   // Time start + l (l = loop 1 of the enclosing generic) is a real token of
   // sequence b iff it is below lengths[b].
   auto isReal = [&](OpBuilder &nb, Location l, Value length) -> Value {
@@ -127,8 +148,8 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   // Stored head-major (B x H x q): the cumulative sum below then reads it
   // along its innermost dimension (one warp per sum on a GPU, contiguous).
   Value logA = buildGenericInto(
-      b, loc, ValueRange{in.logA, in.lengths}, empty({batch, hSize, q}, f32),
-      {map(3, d3), map(3, {d3[0]}), map(3, {d3[0], d3[2], d3[1]})}, {},
+      b, loc, ValueRange{in.logA, in.lengths}, t.empty({batch, hSize, q}, f32),
+      {t.map(3, d3), t.map(3, {d3[0]}), t.map(3, {d3[0], d3[2], d3[1]})}, {},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value zero = floatConstant(nb, l, f32, 0.0);
         return arith::SelectOp::create(nb, l, isReal(nb, l, args[1]),
@@ -136,14 +157,14 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
       });
   // u[b,l,h,p] = dt[b,l,h] x[b,l,h/rx,p] (spec §1.5's x~), zero at padding.
   SmallVector<Value> uInputs = {in.x, in.lengths};
-  SmallVector<AffineMap> uMaps = {map(4, {d4[0], d4[1], d4[2].floorDiv(rx), d4[3]}),
-                                  map(4, {d4[0]})};
+  SmallVector<AffineMap> uMaps = {t.map(4, {d4[0], d4[1], d4[2].floorDiv(rx), d4[3]}),
+                                  t.map(4, {d4[0]})};
   if (in.dt) {
     uInputs.push_back(in.dt);
-    uMaps.push_back(map(4, {d4[0], d4[1], d4[2]}));
+    uMaps.push_back(t.map(4, {d4[0], d4[1], d4[2]}));
   }
-  uMaps.push_back(map(4, d4));
-  Value u = buildGenericInto(b, loc, uInputs, empty(seqHP, f32), uMaps, {},
+  uMaps.push_back(t.map(4, d4));
+  Value u = buildGenericInto(b, loc, uInputs, t.empty(seqHP, f32), uMaps, {},
                         [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                           Value v = castFloat(nb, l, args[0], f32);
                           if (in.dt)
@@ -154,8 +175,8 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
 
   // Step 0: Acum[b,l,h] = sum_{k<=l} log_a[b,k,h] over loops (b, l, h, k),
   // as a plain sum of masked terms (0 for k > l).
-  Value acum = buildGenericInto(b, loc, ValueRange{logA}, zeros(seqH),
-                           {map(4, {d4[0], d4[2], d4[3]}), map(4, {d4[0], d4[1], d4[2]})}, {3},
+  Value acum = buildGenericInto(b, loc, ValueRange{logA}, t.zeros(seqH),
+                           {t.map(4, {d4[0], d4[2], d4[3]}), t.map(4, {d4[0], d4[1], d4[2]})}, {3},
                            [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                              Value term = arith::SelectOp::create(
                                  nb, l, notAfter(nb, l, 3, 1), args[0],
@@ -179,9 +200,9 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   // head's q x q block is contiguous (a tiled GPU kernel writes its rows
   // whole, and Y_diag reads them along s).
   Value cb = buildGenericInto(
-      b, loc, ValueRange{in.cMat, in.bMat}, zeros({batch, hSize, q, q}),
-      {map(5, {d5[0], d5[1], d5[3].floorDiv(rc), d5[4]}),
-       map(5, {d5[0], d5[2], d5[3].floorDiv(rb), d5[4]}), map(5, {d5[0], d5[3], d5[1], d5[2]})},
+      b, loc, ValueRange{in.cMat, in.bMat}, t.zeros({batch, hSize, q, q}),
+      {t.map(5, {d5[0], d5[1], d5[3].floorDiv(rc), d5[4]}),
+       t.map(5, {d5[0], d5[2], d5[3].floorDiv(rb), d5[4]}), t.map(5, {d5[0], d5[3], d5[1], d5[2]})},
       {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         return add(nb, l, args[2],
                    mul(nb, l, castFloat(nb, l, args[0], f32), castFloat(nb, l, args[1], f32)));
@@ -191,46 +212,39 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   // Loops (b, h, l, s).
   Value weights = buildGenericInto(
       b, loc, ValueRange{acum, acum}, cb,
-      {map(4, {d4[0], d4[2], d4[1]}), map(4, {d4[0], d4[3], d4[1]}), map(4, d4)}, {},
+      {t.map(4, {d4[0], d4[2], d4[1]}), t.map(4, {d4[0], d4[3], d4[1]}), t.map(4, d4)}, {},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        // Branch-free masking: the exponent is replaced by 0 above the
-        // diagonal, so exp only ever sees sums of log_a over s < k <= l.
-        Value causal = notAfter(nb, l, 3, 2);
-        Value zero = floatConstant(nb, l, f32, 0.0);
-        Value exponent =
-            arith::SelectOp::create(nb, l, causal, subf(nb, l, args[0], args[1]), zero);
-        Value weighted = mul(nb, l, args[2], expOf(nb, l, exponent));
-        return arith::SelectOp::create(nb, l, causal, weighted, zero);
+        return maskedDecay(nb, l, args, /*sLoop=*/3, /*lLoop=*/2);
       });
   // Step 1: Y_diag[b,l,h,p] = sum_s weights[b,h,l,s] u[b,s,h,p] over loops
   // (b, l, h, s, p): p innermost, contiguous in u and Y_diag, so the inner
   // loop is a vectorizable axpy rather than a strided dot product.
   Value yDiag = buildGenericInto(
-      b, loc, ValueRange{weights, u}, zeros(seqHP),
-      {map(5, {d5[0], d5[2], d5[1], d5[3]}), map(5, {d5[0], d5[3], d5[2], d5[4]}),
-       map(5, {d5[0], d5[1], d5[2], d5[4]})},
+      b, loc, ValueRange{weights, u}, t.zeros(seqHP),
+      {t.map(5, {d5[0], d5[2], d5[1], d5[3]}), t.map(5, {d5[0], d5[3], d5[2], d5[4]}),
+       t.map(5, {d5[0], d5[1], d5[2], d5[4]})},
       {3}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         return add(nb, l, args[2], mul(nb, l, args[0], args[1]));
       });
 
   // Step 4: S_enter . C_l over (b, l, h, p, n); scaled by exp(Acum[l]) below.
   Value stateC = buildGenericInto(
-      b, loc, ValueRange{in.cMat, state}, zeros(seqHP),
-      {map(5, {d5[0], d5[1], d5[2].floorDiv(rc), d5[4]}), map(5, {d5[0], d5[2], d5[3], d5[4]}),
-       map(5, {d5[0], d5[1], d5[2], d5[3]})},
+      b, loc, ValueRange{in.cMat, state}, t.zeros(seqHP),
+      {t.map(5, {d5[0], d5[1], d5[2].floorDiv(rc), d5[4]}), t.map(5, {d5[0], d5[2], d5[3], d5[4]}),
+       t.map(5, {d5[0], d5[1], d5[2], d5[3]})},
       {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         return add(nb, l, args[2], mul(nb, l, castFloat(nb, l, args[0], f32), args[1]));
       });
   // Steps 4-5: y = Y_diag + exp(Acum[l]) (S_enter . C_l) (+ D[h] x[b,l,h/rx,p]).
   SmallVector<Value> yInputs = {yDiag, stateC, acum};
-  SmallVector<AffineMap> yMaps = {map(4, d4), map(4, d4), map(4, {d4[0], d4[1], d4[2]})};
+  SmallVector<AffineMap> yMaps = {t.map(4, d4), t.map(4, d4), t.map(4, {d4[0], d4[1], d4[2]})};
   if (in.skip) {
     yInputs.append({in.skip, in.x});
-    yMaps.push_back(map(4, {d4[2]}));
-    yMaps.push_back(map(4, {d4[0], d4[1], d4[2].floorDiv(rx), d4[3]}));
+    yMaps.push_back(t.map(4, {d4[2]}));
+    yMaps.push_back(t.map(4, {d4[0], d4[1], d4[2].floorDiv(rx), d4[3]}));
   }
-  yMaps.push_back(map(4, d4));
-  Value y = buildGenericInto(b, loc, yInputs, empty(seqHP, resultElement), yMaps, {},
+  yMaps.push_back(t.map(4, d4));
+  Value y = buildGenericInto(b, loc, yInputs, t.empty(seqHP, resultElement), yMaps, {},
                         [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                           Value v = add(nb, l, args[0], mul(nb, l, expOf(nb, l, args[2]), args[1]));
                           if (in.skip)
@@ -243,8 +257,8 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   // Steps 2-3: the state leaving the chunk. decay_states[b,l,h] =
   // exp(Acum[q-1] - Acum[l]), once per token and head rather than once per
   // state element.
-  Value toEnd = buildGenericInto(b, loc, ValueRange{total, acum}, empty(seqH, f32),
-                            {map(3, {d3[0], d3[2]}), map(3, d3), map(3, d3)}, {},
+  Value toEnd = buildGenericInto(b, loc, ValueRange{total, acum}, t.empty(seqH, f32),
+                            {t.map(3, {d3[0], d3[2]}), t.map(3, d3), t.map(3, d3)}, {},
                             [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                               return expOf(nb, l, subf(nb, l, args[0], args[1]));
                             });
@@ -253,7 +267,7 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   // state stays in one buffer. Right before the sum that adds onto it, so
   // that a GPU kernel of the sum can apply the decay as it reads the state.
   Value decayed = buildGenericInto(b, loc, ValueRange{total}, state,
-                              {map(4, {d4[0], d4[1]}), map(4, d4)}, {},
+                              {t.map(4, {d4[0], d4[1]}), t.map(4, d4)}, {},
                               [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                                 return mul(nb, l, expOf(nb, l, args[0]), args[1]);
                               });
@@ -261,8 +275,8 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   // (b, h, l, p, n): n innermost, contiguous in B and the state (an axpy).
   Value newState = buildGenericInto(
       b, loc, ValueRange{toEnd, u, in.bMat}, decayed,
-      {map(5, {d5[0], d5[2], d5[1]}), map(5, {d5[0], d5[2], d5[1], d5[3]}),
-       map(5, {d5[0], d5[2], d5[1].floorDiv(rb), d5[4]}), map(5, {d5[0], d5[1], d5[3], d5[4]})},
+      {t.map(5, {d5[0], d5[2], d5[1]}), t.map(5, {d5[0], d5[2], d5[1], d5[3]}),
+       t.map(5, {d5[0], d5[2], d5[1].floorDiv(rb), d5[4]}), t.map(5, {d5[0], d5[1], d5[3], d5[4]})},
       {2}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value term = mul(nb, l, mul(nb, l, args[0], args[1]), castFloat(nb, l, args[2], f32));
         return add(nb, l, args[3], term);
@@ -294,13 +308,7 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
   auto groupSize = [&](Value v) { return heads / cast<RankedTensorType>(v.getType()).getDimSize(3); };
   int64_t rx = groupSize(in.x), rb = groupSize(in.bMat), rc = groupSize(in.cMat);
   auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
-  auto map = [&](unsigned n, ArrayRef<AffineExpr> results) {
-    return AffineMap::get(n, 0, results, ctx);
-  };
-  auto zeros = [&](ArrayRef<OpFoldResult> sizes) { return filledTensor(b, loc, sizes, f32, 0.0); };
-  auto empty = [&](ArrayRef<OpFoldResult> sizes, Type type) -> Value {
-    return tensor::EmptyOp::create(b, loc, sizes, type);
-  };
+  ChunkTensors t{b, loc};
   // Token (chunk c = loop 1, position l = loop 2) of sequence b is real iff
   // c * q + l < lengths[b] (the chunks start at token 0).
   auto isReal = [&](OpBuilder &nb, Location l, Value length) -> Value {
@@ -318,8 +326,8 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
 
   // Step 0, loops (b, c, l, h): log_a, zero at padding, stored B x c x H x q.
   Value logA = buildGenericInto(
-      b, loc, ValueRange{in.logA, in.lengths}, empty({batch, chunks, hSize, qSize}, f32),
-      {map(4, {d(0), d(1), d(2), d(3)}), map(4, {d(0)}), map(4, {d(0), d(1), d(3), d(2)})}, {},
+      b, loc, ValueRange{in.logA, in.lengths}, t.empty({batch, chunks, hSize, qSize}, f32),
+      {t.map(4, {d(0), d(1), d(2), d(3)}), t.map(4, {d(0)}), t.map(4, {d(0), d(1), d(3), d(2)})}, {},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value zero = floatConstant(nb, l, f32, 0.0);
         return arith::SelectOp::create(nb, l, isReal(nb, l, args[1]),
@@ -327,14 +335,14 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
       });
   // u = dt x, zero at padding; loops (b, c, l, h, p).
   SmallVector<Value> uInputs = {in.x, in.lengths};
-  SmallVector<AffineMap> uMaps = {map(5, {d(0), d(1), d(2), d(3).floorDiv(rx), d(4)}),
-                                  map(5, {d(0)})};
+  SmallVector<AffineMap> uMaps = {t.map(5, {d(0), d(1), d(2), d(3).floorDiv(rx), d(4)}),
+                                  t.map(5, {d(0)})};
   if (in.dt) {
     uInputs.push_back(in.dt);
-    uMaps.push_back(map(5, {d(0), d(1), d(2), d(3)}));
+    uMaps.push_back(t.map(5, {d(0), d(1), d(2), d(3)}));
   }
-  uMaps.push_back(map(5, {d(0), d(1), d(2), d(3), d(4)}));
-  Value u = buildGenericInto(b, loc, uInputs, empty(seqHP, f32), uMaps, {},
+  uMaps.push_back(t.map(5, {d(0), d(1), d(2), d(3), d(4)}));
+  Value u = buildGenericInto(b, loc, uInputs, t.empty(seqHP, f32), uMaps, {},
                              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                                Value v = castFloat(nb, l, args[0], f32);
                                if (in.dt)
@@ -345,8 +353,8 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
                              });
   // Acum[b,c,l,h] = sum_{k<=l} log_a, loops (b, c, l, h, k).
   Value acum = buildGenericInto(
-      b, loc, ValueRange{logA}, zeros(seqH),
-      {map(5, {d(0), d(1), d(3), d(4)}), map(5, {d(0), d(1), d(2), d(3)})}, {4},
+      b, loc, ValueRange{logA}, t.zeros(seqH),
+      {t.map(5, {d(0), d(1), d(3), d(4)}), t.map(5, {d(0), d(1), d(2), d(3)})}, {4},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value term = arith::SelectOp::create(nb, l, notAfter(nb, l, 4, 2), args[0],
                                              floatConstant(nb, l, f32, 0.0));
@@ -365,10 +373,10 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
 
   // Step 1: CB[b,c,h,l,s] = C_l . B_s, loops (b, c, l, s, h, n).
   Value cb = buildGenericInto(
-      b, loc, ValueRange{in.cMat, in.bMat}, zeros({batch, chunks, hSize, qSize, qSize}),
-      {map(6, {d(0), d(1), d(2), d(4).floorDiv(rc), d(5)}),
-       map(6, {d(0), d(1), d(3), d(4).floorDiv(rb), d(5)}),
-       map(6, {d(0), d(1), d(4), d(2), d(3)})},
+      b, loc, ValueRange{in.cMat, in.bMat}, t.zeros({batch, chunks, hSize, qSize, qSize}),
+      {t.map(6, {d(0), d(1), d(2), d(4).floorDiv(rc), d(5)}),
+       t.map(6, {d(0), d(1), d(3), d(4).floorDiv(rb), d(5)}),
+       t.map(6, {d(0), d(1), d(4), d(2), d(3)})},
       {5}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         return add(nb, l, args[2],
                    mul(nb, l, castFloat(nb, l, args[0], f32), castFloat(nb, l, args[1], f32)));
@@ -376,21 +384,16 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
   // Times the causal decay matrix, loops (b, c, h, l, s); see buildChunk.
   Value weights = buildGenericInto(
       b, loc, ValueRange{acum, acum}, cb,
-      {map(5, {d(0), d(1), d(3), d(2)}), map(5, {d(0), d(1), d(4), d(2)}),
-       map(5, {d(0), d(1), d(2), d(3), d(4)})},
+      {t.map(5, {d(0), d(1), d(3), d(2)}), t.map(5, {d(0), d(1), d(4), d(2)}),
+       t.map(5, {d(0), d(1), d(2), d(3), d(4)})},
       {}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Value causal = notAfter(nb, l, 4, 3);
-        Value zero = floatConstant(nb, l, f32, 0.0);
-        Value exponent =
-            arith::SelectOp::create(nb, l, causal, subf(nb, l, args[0], args[1]), zero);
-        Value weighted = mul(nb, l, args[2], expOf(nb, l, exponent));
-        return arith::SelectOp::create(nb, l, causal, weighted, zero);
+        return maskedDecay(nb, l, args, /*sLoop=*/4, /*lLoop=*/3);
       });
   // Y_diag[b,c,l,h,p] = sum_s W[b,c,h,l,s] u[b,c,s,h,p], loops (b, c, l, h, s, p).
   Value yDiag = buildGenericInto(
-      b, loc, ValueRange{weights, u}, zeros(seqHP),
-      {map(6, {d(0), d(1), d(3), d(2), d(4)}), map(6, {d(0), d(1), d(4), d(3), d(5)}),
-       map(6, {d(0), d(1), d(2), d(3), d(5)})},
+      b, loc, ValueRange{weights, u}, t.zeros(seqHP),
+      {t.map(6, {d(0), d(1), d(3), d(2), d(4)}), t.map(6, {d(0), d(1), d(4), d(3), d(5)}),
+       t.map(6, {d(0), d(1), d(2), d(3), d(5)})},
       {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         return add(nb, l, args[2], mul(nb, l, args[0], args[1]));
       });
@@ -398,17 +401,17 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
   // Step 2: each chunk's own state from zero, S_c[b,c,h,p,n] =
   // sum_l exp(T - Acum[l]) u_l B_l, loops (b, c, h, l, p, n).
   Value toEnd = buildGenericInto(
-      b, loc, ValueRange{total, acum}, empty(seqH, f32),
-      {map(4, {d(0), d(1), d(3)}), map(4, {d(0), d(1), d(2), d(3)}),
-       map(4, {d(0), d(1), d(2), d(3)})},
+      b, loc, ValueRange{total, acum}, t.empty(seqH, f32),
+      {t.map(4, {d(0), d(1), d(3)}), t.map(4, {d(0), d(1), d(2), d(3)}),
+       t.map(4, {d(0), d(1), d(2), d(3)})},
       {}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         return expOf(nb, l, subf(nb, l, args[0], args[1]));
       });
   Value chunkStates = buildGenericInto(
-      b, loc, ValueRange{toEnd, u, in.bMat}, zeros(statesHPN),
-      {map(6, {d(0), d(1), d(3), d(2)}), map(6, {d(0), d(1), d(3), d(2), d(4)}),
-       map(6, {d(0), d(1), d(3), d(2).floorDiv(rb), d(5)}),
-       map(6, {d(0), d(1), d(2), d(4), d(5)})},
+      b, loc, ValueRange{toEnd, u, in.bMat}, t.zeros(statesHPN),
+      {t.map(6, {d(0), d(1), d(3), d(2)}), t.map(6, {d(0), d(1), d(3), d(2), d(4)}),
+       t.map(6, {d(0), d(1), d(3), d(2).floorDiv(rb), d(5)}),
+       t.map(6, {d(0), d(1), d(2), d(4), d(5)})},
       {3}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value term = mul(nb, l, mul(nb, l, args[0], args[1]), castFloat(nb, l, args[2], f32));
         return add(nb, l, args[3], term);
@@ -421,9 +424,9 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
   // it before each chunk. Same order of operations as buildChunk's loop.
   ValueRange passed = buildGeneric(
       b, loc, ValueRange{chunkStates, total},
-      ValueRange{state, empty(statesHPN, f32)},
-      {map(5, {d(0), d(4), d(1), d(2), d(3)}), map(5, {d(0), d(4), d(1)}),
-       map(5, {d(0), d(1), d(2), d(3)}), map(5, {d(0), d(4), d(1), d(2), d(3)})},
+      ValueRange{state, t.empty(statesHPN, f32)},
+      {t.map(5, {d(0), d(4), d(1), d(2), d(3)}), t.map(5, {d(0), d(4), d(1)}),
+       t.map(5, {d(0), d(1), d(2), d(3)}), t.map(5, {d(0), d(4), d(1), d(2), d(3)})},
       {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> SmallVector<Value> {
         Value decayed = mul(nb, l, expOf(nb, l, args[1]), args[2]);
         return {add(nb, l, decayed, args[0]), args[2]};
@@ -433,22 +436,22 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
   // Step 4: S_enter . C_l, loops (b, c, l, h, p, n); then
   // y = Y_diag + exp(Acum[l]) (S_enter . C_l) (+ D x), loops (b, c, l, h, p).
   Value stateC = buildGenericInto(
-      b, loc, ValueRange{in.cMat, entering}, zeros(seqHP),
-      {map(6, {d(0), d(1), d(2), d(3).floorDiv(rc), d(5)}),
-       map(6, {d(0), d(1), d(3), d(4), d(5)}), map(6, {d(0), d(1), d(2), d(3), d(4)})},
+      b, loc, ValueRange{in.cMat, entering}, t.zeros(seqHP),
+      {t.map(6, {d(0), d(1), d(2), d(3).floorDiv(rc), d(5)}),
+       t.map(6, {d(0), d(1), d(3), d(4), d(5)}), t.map(6, {d(0), d(1), d(2), d(3), d(4)})},
       {5}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         return add(nb, l, args[2], mul(nb, l, castFloat(nb, l, args[0], f32), args[1]));
       });
-  AffineMap id5 = map(5, {d(0), d(1), d(2), d(3), d(4)});
+  AffineMap id5 = t.map(5, {d(0), d(1), d(2), d(3), d(4)});
   SmallVector<Value> yInputs = {yDiag, stateC, acum};
-  SmallVector<AffineMap> yMaps = {id5, id5, map(5, {d(0), d(1), d(2), d(3)})};
+  SmallVector<AffineMap> yMaps = {id5, id5, t.map(5, {d(0), d(1), d(2), d(3)})};
   if (in.skip) {
     yInputs.append({in.skip, in.x});
-    yMaps.push_back(map(5, {d(3)}));
-    yMaps.push_back(map(5, {d(0), d(1), d(2), d(3).floorDiv(rx), d(4)}));
+    yMaps.push_back(t.map(5, {d(3)}));
+    yMaps.push_back(t.map(5, {d(0), d(1), d(2), d(3).floorDiv(rx), d(4)}));
   }
   yMaps.push_back(id5);
-  Value y = buildGenericInto(b, loc, yInputs, empty(seqHP, resultElement), yMaps, {},
+  Value y = buildGenericInto(b, loc, yInputs, t.empty(seqHP, resultElement), yMaps, {},
                              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                                Value v = add(nb, l, args[0],
                                              mul(nb, l, expOf(nb, l, args[2]), args[1]));
