@@ -70,6 +70,16 @@ Value notAfter(OpBuilder &b, Location loc, unsigned lhsLoop, unsigned rhsLoop) {
                                linalg::IndexOp::create(b, loc, rhsLoop));
 }
 
+/// u = dt x (spec 1.5's x~), or x without dt, in float32; 0 where `real` is
+/// false (padding). `args` = (x, lengths[, dt]).
+Value maskedInput(OpBuilder &b, Location loc, ValueRange args, bool hasDt, Value real) {
+  Type f32 = b.getF32Type();
+  Value v = castFloat(b, loc, args[0], f32);
+  if (hasDt)
+    v = mul(b, loc, castFloat(b, loc, args[2], f32), v);
+  return arith::SelectOp::create(b, loc, real, v, floatConstant(b, loc, f32, 0.0));
+}
+
 /// C B^T[l, s] times the causal decay exp(Acum[l] - Acum[s]) for s <= l, 0
 /// above the diagonal; `args` = (Acum[l], Acum[s], C B^T[l, s]). Branch-free
 /// masking: the exponent is replaced by 0 above the diagonal, so exp only
@@ -166,11 +176,8 @@ std::pair<Value, Value> buildChunk(OpBuilder &b, Location loc, const ChunkOperan
   uMaps.push_back(t.map(4, d4));
   Value u = buildGenericInto(b, loc, uInputs, t.empty(seqHP, f32), uMaps, {},
                         [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                          Value v = castFloat(nb, l, args[0], f32);
-                          if (in.dt)
-                            v = mul(nb, l, castFloat(nb, l, args[2], f32), v);
-                          Value zero = floatConstant(nb, l, f32, 0.0);
-                          return arith::SelectOp::create(nb, l, isReal(nb, l, args[1]), v, zero);
+                          return maskedInput(nb, l, args, in.dt != nullptr,
+                                             isReal(nb, l, args[1]));
                         });
 
   // Step 0: Acum[b,l,h] = sum_{k<=l} log_a[b,k,h] over loops (b, l, h, k),
@@ -344,12 +351,8 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
   uMaps.push_back(t.map(5, {d(0), d(1), d(2), d(3), d(4)}));
   Value u = buildGenericInto(b, loc, uInputs, t.empty(seqHP, f32), uMaps, {},
                              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                               Value v = castFloat(nb, l, args[0], f32);
-                               if (in.dt)
-                                 v = mul(nb, l, castFloat(nb, l, args[2], f32), v);
-                               Value zero = floatConstant(nb, l, f32, 0.0);
-                               return arith::SelectOp::create(nb, l, isReal(nb, l, args[1]), v,
-                                                              zero);
+                               return maskedInput(nb, l, args, in.dt != nullptr,
+                                                  isReal(nb, l, args[1]));
                              });
   // Acum[b,c,l,h] = sum_{k<=l} log_a, loops (b, c, l, h, k).
   Value acum = buildGenericInto(
@@ -580,11 +583,11 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
       if (!exactChunks)
         fullEnd = arith::MulIOp::create(builder, loopLoc,
                                         arith::DivUIOp::create(builder, loopLoc, upper, step), step);
-      Operation *whole;
+      Operation *loop;
       if (allChunksAtOnce) {
-        whole = buildAll(builder, loopLoc, fullEnd);
+        loop = buildAll(builder, loopLoc, fullEnd);
       } else {
-        whole = scf::ForOp::create(
+        loop = scf::ForOp::create(
             builder, loopLoc, lower, fullEnd, step, ValueRange{state, yInit},
             [&](OpBuilder &b, Location l, Value start, ValueRange carried) {
               auto [newState, y] =
@@ -592,7 +595,6 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
               scf::YieldOp::create(b, l, ValueRange{newState, y});
             });
       }
-      auto loop = whole;
       if (exactChunks)
         return {loop->getResult(0), loop->getResult(1)};
       Value partial =

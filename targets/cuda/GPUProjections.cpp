@@ -37,7 +37,6 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
@@ -362,6 +361,25 @@ bool readsOnlyRounded(linalg::GenericOp epilogue, Value out, Type element) {
   return any;
 }
 
+/// Makes `reader` (which uses `out` only through truncf to `rounded`'s
+/// element type, see readsOnlyRounded) read `rounded` instead: its block
+/// arguments for `out` take the rounded type and the truncf ops go.
+void readRounded(linalg::GenericOp reader, Value out, Value rounded) {
+  Type element = cast<MemRefType>(rounded.getType()).getElementType();
+  Block &body = reader.getRegion().front();
+  for (OpOperand *input : reader.getDpsInputOperands()) {
+    if (input->get() != out)
+      continue;
+    input->set(rounded);
+    BlockArgument arg = body.getArgument(input->getOperandNumber());
+    arg.setType(element);
+    for (Operation *user : llvm::make_early_inc_range(arg.getUsers())) {
+      user->getResult(0).replaceAllUsesWith(arg);
+      user->erase();
+    }
+  }
+}
+
 /// Whether `epilogue` is nothing but that rounding (`yield truncf(out)`),
 /// whose output the GEMM can then write directly.
 bool isPureRounding(linalg::GenericOp epilogue, Value out) {
@@ -428,20 +446,8 @@ bool roundEarly(linalg::GenericOp op, Value out, Type element) {
                               Value r = arith::TruncFOp::create(nb, l, element, args[0]);
                               linalg::YieldOp::create(nb, l, r);
                             });
-  for (linalg::GenericOp reader : readers) {
-    Block &body = reader.getRegion().front();
-    for (OpOperand *input : reader.getDpsInputOperands()) {
-      if (input->get() != out)
-        continue;
-      input->set(rounded);
-      BlockArgument arg = body.getArgument(input->getOperandNumber());
-      arg.setType(element);
-      for (Operation *user : llvm::make_early_inc_range(arg.getUsers())) {
-        user->getResult(0).replaceAllUsesWith(arg);
-        user->erase();
-      }
-    }
-  }
+  for (linalg::GenericOp reader : readers)
+    readRounded(reader, out, rounded);
   OpBuilder atDealloc(dealloc);
   memref::DeallocOp::create(atDealloc, loc, rounded);
   return true;
@@ -553,20 +559,7 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
         // The epilogue on the rounded product: `out`'s reads become reads of
         // `rounded`, whose elements are already what the truncf made.
         OpBuilder eb(ifUnsupported.elseBlock()->getTerminator());
-        IRMapping mapping;
-        mapping.map(out, rounded);
-        auto copy = cast<linalg::GenericOp>(eb.clone(*consumer, mapping));
-        Block &body = copy.getRegion().front();
-        for (OpOperand *input : copy.getDpsInputOperands()) {
-          if (input->get() != rounded)
-            continue;
-          BlockArgument arg = body.getArgument(input->getOperandNumber());
-          arg.setType(element);
-          for (Operation *user : llvm::make_early_inc_range(arg.getUsers())) {
-            user->getResult(0).replaceAllUsesWith(arg);
-            user->erase();
-          }
-        }
+        readRounded(cast<linalg::GenericOp>(eb.clone(*consumer)), out, rounded);
         OpBuilder after(ifUnsupported->getNextNode());
         memref::DeallocOp::create(after, loc, rounded);
       }
