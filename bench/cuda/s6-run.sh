@@ -7,8 +7,8 @@
 #   bench   llamba-1b / llamba-8b: prefill 2K and 8K at batch 1 with decode
 #           at batch 1
 #   batched decode at batch 16, 64 (, 256) 2048 tokens deep
-#   ncu     per-kernel GPU times: llamba-1b decode (3 steps, graphs off) and
-#           llamba-8b prefill of 256 tokens (two whole chunks)
+#   ncu     per-kernel GPU times: llamba-1b decode (3 steps, graphs off)
+#   ncu-prefill  the same for a llamba-8b prefill of 256 tokens (two whole chunks)
 #   scan    the chunked scan of llamba-8b's first layer over a 2048-token
 #           prompt (one prefill call; 32K tokens are 16 such calls): ncu
 #           profiles only that layer's scan kernels (named by
@@ -26,22 +26,36 @@
 #     --sm 90 --emit=mlir --print-ir-after=gpu-kernel-outlining -o /dev/null 2> /tmp/l8.mlir
 #   python3 bench/cuda/scan-kernels.py /tmp/l8.mlir > out/l8b-scan-kernels.txt
 #   (torch step: bash bench/torch/prepare-check.sh out/torch-check && tar -C out -cJf out/tc.tar.xz torch-check)
-# usage: STEPS="parity bench batched ncu scan" bash bench/cuda/s6-run.sh   (logs in $OUT;
-#        SANITIZE= skips the memcheck run of the parity step)
+#   splitk  (with GB=/tmp/gb2, a bundle of the same models compiled with
+#           ssm-gpu-projections{min-warps=8192}, packed as out/gb2.tar.xz):
+#           GB's default-llamba over whole chunks vs gpu-check's reference
+# usage: STEPS="parity bench batched ncu scan" bash bench/cuda/s6-run.sh
+#        Logs go to $LOGS (default /tmp/s6-logs) and leave as one archive,
+#        $OUT/logs-$TAG.tar.xz (the device returns at most 8 files);
+#        SANITIZE= skips the memcheck run of the parity step.
 set -uo pipefail
-O=${OUT:-s5-out}; mkdir -p "$O"
+TAG=${TAG:-main}
+O=${LOGS:-/tmp/s6-logs}/$TAG; mkdir -p "$O"
+trap 'tar -C "$O/.." -cJf "${OUT:-.}/logs-$TAG.tar.xz" "$TAG"' EXIT
 STEPS=${STEPS:-parity bench batched ncu}
 has() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
-[ -d /tmp/gb ] || tar -C /tmp -xJf out/gb.tar.xz
+G=${GB:-/tmp/gb}
+for b in gb gb2; do [ -d /tmp/$b ] || [ ! -f out/$b.tar.xz ] || tar -C /tmp -xJf out/$b.tar.xz; done
 [ -d /tmp/gpu-check ] || tar -C /tmp -xJf out/gc.tar.xz
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u
 CUBLAS=$(find /opt /usr/local /usr/lib -name 'libcublas.so.1[0-9]*' 2>/dev/null | grep -v Lt | head -1)
 export SSMC_CUBLAS=$CUBLAS LD_LIBRARY_PATH=$(dirname "$CUBLAS"):/tmp/gb/fallback-lib
 echo "cublas: $CUBLAS"
-G=/tmp/gb; RUN=$G/ssmc-run-lite
+RUN=/tmp/gb/ssmc-run-lite
 if has parity; then
   timeout 240 bash test/E2E/gpu/run-on-device.sh --prepared /tmp/gpu-check ${SANITIZE---sanitize} > "$O/parity.log" 2>&1
   grep -E "^(PASS|FAIL)|gpu e2e" "$O/parity.log" | cut -c1-150
+fi
+if has splitk; then
+  L="$(seq -s, 1 300);$(seq -s, 7 150)"
+  timeout 120 $RUN $G/default-llamba.ssmx --prompt-ids "$L" --max-new-tokens 8 --logits-out "$O/splitk.json" > "$O/splitk.txt" 2>&1
+  python3 /tmp/gpu-check/compare_logits.py "$O/splitk.json" /tmp/gpu-check/default-llamba.ref.json --rtol 1e-4 &&
+    echo "PASS splitk default-llamba whole chunks" || echo "FAIL splitk default-llamba whole chunks"
 fi
 for p in ${PRESETS:-llamba-1b llamba-8b}; do
   if has bench; then
@@ -58,6 +72,8 @@ done
 if has ncu; then
   SSMC_CUDA_GRAPHS=0 timeout 200 ncu --csv --metrics gpu__time_duration.sum $RUN $G/llamba-1b.ssmx --prompt-ids 1 --max-new-tokens 2 > "$O/ncu-l1b-decode.csv" 2> "$O/ncu-l1b-decode.err"
   python3 bench/cuda/kernel-times.py "$O/ncu-l1b-decode.csv" 12
+fi
+if has ncu-prefill; then
   P=$(seq -s, 1 256)
   timeout 240 ncu --csv --metrics gpu__time_duration.sum $RUN $G/llamba-8b.ssmx --prompt-ids "$P" --max-new-tokens 1 > "$O/ncu-l8b-prefill.csv" 2> "$O/ncu-l8b-prefill.err"
   python3 bench/cuda/kernel-times.py "$O/ncu-l8b-prefill.csv" 12
