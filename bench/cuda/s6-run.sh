@@ -83,7 +83,7 @@ if has scan; then
   # so a 32768-token prompt is 16 calls of this same shape (and a 32K id
   # list is over the kernel's 128 KB limit for one argument).
   P=$(seq -s, 1 2048)
-  timeout 200 ncu --csv --metrics gpu__time_duration.sum -k "$(cat out/l8b-scan-kernels.txt)" $RUN $G/llamba-8b.ssmx --prompt-ids "$P" --max-new-tokens 1 > "$O/ncu-l8b-scan.csv" 2> "$O/ncu-l8b-scan.err"
+  timeout 200 ncu --csv --metrics gpu__time_duration.sum -k "$(cat ${SCAN_KERNELS:-out/l8b-scan-kernels.txt})" $RUN $G/llamba-8b.ssmx --prompt-ids "$P" --max-new-tokens 1 > "$O/ncu-l8b-scan.csv" 2> "$O/ncu-l8b-scan.err"
   python3 bench/cuda/scan-times.py "$O/ncu-l8b-scan.csv" 2048 16
 fi
 if has torch; then

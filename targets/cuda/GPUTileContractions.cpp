@@ -32,9 +32,12 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 
@@ -144,11 +147,112 @@ std::optional<ContractionShape> match(linalg::GenericOp op) {
   return shape;
 }
 
+/// How a matched op's term splits for mma.sync: out[i, j] += A[i, k] B[k, j]
+/// with A the product of `aLeaves` and B that of `bLeaves` (body values).
+struct MMAPlan {
+  Type element;                  ///< bf16 or f16: what the factors are rounded to
+  int64_t kSlice = 16;           ///< k per staged slice: 16 or 32
+  SmallVector<Value> aLeaves, bLeaves;
+};
+
+/// The leaves of `v`'s tree of arith.mulf in `body`.
+void collectFactors(Value v, Block &body, SmallVectorImpl<Value> &leaves) {
+  if (auto mul = v.getDefiningOp<arith::MulFOp>(); mul && mul->getBlock() == &body) {
+    collectFactors(mul.getLhs(), body, leaves);
+    collectFactors(mul.getRhs(), body, leaves);
+    return;
+  }
+  leaves.push_back(v);
+}
+
+/// The loops body value `v` depends on (through the inputs it reads and
+/// linalg.index); none when it reads the accumulator or a region op.
+std::optional<llvm::SmallBitVector> loopsOf(Value v, linalg::GenericOp op, Block &body) {
+  llvm::SmallBitVector loops(op.getNumLoops());
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (arg.getOwner() != &body)
+      return loops;
+    if (arg.getArgNumber() >= op.getNumDpsInputs())
+      return std::nullopt;
+    for (AffineExpr e : op.getIndexingMapsArray()[arg.getArgNumber()].getResults())
+      loops.set(*loopOf(e));
+    return loops;
+  }
+  Operation *def = v.getDefiningOp();
+  if (!def || def->getBlock() != &body)
+    return loops;
+  if (auto idx = dyn_cast<linalg::IndexOp>(def)) {
+    loops.set(idx.getDim());
+    return loops;
+  }
+  if (def->getNumRegions() != 0)
+    return std::nullopt;
+  for (Value operand : def->getOperands()) {
+    std::optional<llvm::SmallBitVector> inner = loopsOf(operand, op, body);
+    if (!inner)
+      return std::nullopt;
+    loops |= *inner;
+  }
+  return loops;
+}
+
+/// The mma.sync plan for `op`, when the model's type is half precision and
+/// the term factors into an i-side and a j-side.
+std::optional<MMAPlan> planMMA(linalg::GenericOp op, const ContractionShape &shape,
+                               Type modelType) {
+  if (!modelType || !(modelType.isBF16() || modelType.isF16()))
+    return std::nullopt;
+  Block &body = op.getRegion().front();
+  arith::AddFOp sum = ssmc::cuda::finalSum(op);
+  BlockArgument acc = body.getArgument(body.getNumArguments() - 1);
+  if (!acc.getType().isF32())
+    return std::nullopt;
+  Value term = sum.getLhs() == acc ? sum.getRhs() : sum.getLhs();
+  MMAPlan plan;
+  plan.element = modelType;
+  int64_t extentK = op.getStaticLoopRanges()[shape.k];
+  plan.kSlice = extentK % 32 == 0 ? 32 : 16;
+  SmallVector<Value> leaves;
+  collectFactors(term, body, leaves);
+  for (Value leaf : leaves) {
+    if (!leaf.getType().isF32())
+      return std::nullopt;
+    std::optional<llvm::SmallBitVector> loops = loopsOf(leaf, op, body);
+    if (!loops)
+      return std::nullopt;
+    bool readsI = loops->test(shape.i), readsJ = loops->test(shape.j);
+    if (readsI && readsJ)
+      return std::nullopt;
+    (readsJ ? plan.bLeaves : plan.aLeaves).push_back(leaf);
+  }
+  if (plan.bLeaves.empty())
+    return std::nullopt;
+  return plan;
+}
+
+/// The half-precision type the module's model computes in (`ssm.model`'s
+/// dtype), or null.
+Type modelElementType(Operation *op) {
+  auto module = op->getParentOfType<ModuleOp>();
+  if (!module && isa<ModuleOp>(op))
+    module = cast<ModuleOp>(op);
+  for (Operation *at = op; at && !module; at = at->getParentOp())
+    module = dyn_cast<ModuleOp>(at);
+  if (!module)
+    return {};
+  auto model = module->getAttrOfType<DictionaryAttr>("ssm.model");
+  if (!model)
+    return {};
+  auto dtype = model.getAs<TypeAttr>("dtype");
+  return dtype ? dtype.getValue() : Type();
+}
+
 struct GPUTileContractionsPass
     : ssmc::cuda::impl::GPUTileContractionsBase<GPUTileContractionsPass> {
   using Base::Base;
 
   void runOnOperation() override {
+    Type modelType = tensorCores ? modelElementType(getOperation()) : Type();
     SmallVector<std::pair<linalg::GenericOp, ContractionShape>> ops;
     getOperation()->walk([&](linalg::GenericOp op) {
       if (op->getParentOfType<gpu::LaunchOp>())
@@ -157,10 +261,17 @@ struct GPUTileContractionsPass
         ops.push_back({op, *shape});
     });
     for (auto &[op, shape] : ops)
-      rewrite(op, shape);
+      rewrite(op, shape, planMMA(op, shape, modelType));
   }
 
-  void rewrite(linalg::GenericOp op, const ContractionShape &shape) {
+  /// What a thread computes: its sums and, per sum, the loop values i and j
+  /// of the output element it belongs to.
+  struct ThreadSums {
+    SmallVector<Value> sums, rows, cols;
+  };
+
+  void rewrite(linalg::GenericOp op, const ContractionShape &shape,
+               const std::optional<MMAPlan> &mma) {
     OpBuilder b(op);
     Location loc = op.getLoc();
     MLIRContext *ctx = op.getContext();
@@ -195,7 +306,6 @@ struct GPUTileContractionsPass
       staticBlocks *= ShapedType::isDynamic(staticRanges[d]) ? 1 : (staticRanges[d] + 63) / 64;
     if (staticBlocks < minBlocks)
       tile = 32;
-    int64_t perThread = tile / kThreadsPerSide;
 
     Value sizeI = size(shape.i), sizeJ = size(shape.j);
     Value tilesI = arith::CeilDivUIOp::create(b, loc, sizeI, index(tile));
@@ -207,18 +317,27 @@ struct GPUTileContractionsPass
       blocks = arith::MulIOp::create(b, loc, blocks, batchSizes.back());
     }
 
-    // Workgroup memory: a 16 x (T + 1) tile per i- or j-operand (padded
-    // rows: the column-wise stores of k-innermost operands do not all hit
-    // one bank), 16 values per k-only operand.
     auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
     SmallVector<Type> attributions;
     SmallVector<OpOperand *> inputs = op.getDpsInputOperands();
-    for (auto [n, input] : llvm::enumerate(inputs)) {
-      Type element = cast<MemRefType>(input->get().getType()).getElementType();
-      SmallVector<int64_t> tileShape =
-          shape.roles[n] == 'k' ? SmallVector<int64_t>{kTileK}
-                                : SmallVector<int64_t>{kTileK, tile + 1};
-      attributions.push_back(MemRefType::get(tileShape, element, AffineMap(), workgroup));
+    if (mma) {
+      // The rounded factors A[i, k] and B[j, k] (k innermost, two values
+      // per 32-bit word as the mma fragments hold them). Rows padded by 4
+      // words: the 8 rows a fragment load reads start in distinct banks.
+      Type word = b.getI32Type();
+      for (int n = 0; n < 2; ++n)
+        attributions.push_back(MemRefType::get({tile, mma->kSlice / 2 + 4}, word, AffineMap(), workgroup));
+    } else {
+      // A 16 x (T + 1) tile per i- or j-operand (padded rows: the
+      // column-wise stores of k-innermost operands do not all hit one
+      // bank), 16 values per k-only operand.
+      for (auto [n, input] : llvm::enumerate(inputs)) {
+        Type element = cast<MemRefType>(input->get().getType()).getElementType();
+        SmallVector<int64_t> tileShape =
+            shape.roles[n] == 'k' ? SmallVector<int64_t>{kTileK}
+                                  : SmallVector<int64_t>{kTileK, tile + 1};
+        attributions.push_back(MemRefType::get(tileShape, element, AffineMap(), workgroup));
+      }
     }
     Value c1 = index(1);
     auto launch = gpu::LaunchOp::create(b, loc, blocks, c1, c1, index(kThreadsPerSide * kThreadsPerSide),
@@ -230,10 +349,7 @@ struct GPUTileContractionsPass
     gpu::TerminatorOp::create(b, loc);
     b.setInsertionPoint(launch.getBody().front().getTerminator());
 
-    // Block -> (batch..., tile of i, tile of j); thread -> (ty, tx).
-    Value tid = launch.getThreadIds().x;
-    Value tx = arith::RemUIOp::create(b, loc, tid, index(kThreadsPerSide));
-    Value ty = arith::DivUIOp::create(b, loc, tid, index(kThreadsPerSide));
+    // Block -> (batch..., tile of i, tile of j).
     Value rest = launch.getBlockIds().x;
     Value tileJ = arith::RemUIOp::create(b, loc, rest, tilesJ);
     rest = arith::DivUIOp::create(b, loc, rest, tilesJ);
@@ -248,23 +364,94 @@ struct GPUTileContractionsPass
       ivs[shape.batch[n]] = arith::RemUIOp::create(b, loc, rest, batchSizes[n]);
       rest = arith::DivUIOp::create(b, loc, rest, batchSizes[n]);
     }
-    Value i0 = arith::MulIOp::create(b, loc, tileI, index(tile));
-    Value j0 = arith::MulIOp::create(b, loc, tileJ, index(tile));
-    Value lastI = arith::SubIOp::create(b, loc, sizeI, c1);
-    Value lastJ = arith::SubIOp::create(b, loc, sizeJ, c1);
-    auto workgroupMemory = launch.getWorkgroupAttributions();
-    auto maps = op.getIndexingMapsArray();
-    auto operandIndices = [&](unsigned operand, ArrayRef<Value> loopIvs) {
+    TileFrame frame{b,      loc,    op,    shape, launch, ivs,
+                    arith::MulIOp::create(b, loc, tileI, index(tile)),
+                    arith::MulIOp::create(b, loc, tileJ, index(tile)),
+                    arith::SubIOp::create(b, loc, sizeI, c1),
+                    arith::SubIOp::create(b, loc, sizeJ, c1), tile};
+    ThreadSums sums = mma ? emitMMASums(frame, *mma) : emitFMASums(frame);
+
+    // Store the sums of in-range outputs (or the consumer's values there).
+    for (auto [total, row, col] : llvm::zip(sums.sums, sums.rows, sums.cols)) {
+      SmallVector<Value> outIvs(ivs);
+      outIvs[shape.i] = row;
+      outIvs[shape.j] = col;
+      Value inRange = arith::AndIOp::create(
+          b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, sizeI),
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, col, sizeJ));
+      auto ifStore = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(ifStore.thenBlock());
+      SmallVector<Value> outIndices = frame.operandIndices(op.getNumDpsInputs(), outIvs);
+      Value value = total;
+      if (!zeroFill) {
+        Value before = producer ? ssmc::cuda::evaluateBodyAt(b, loc, producer, outIndices)
+                                : memref::LoadOp::create(b, loc, out, outIndices).getResult();
+        value = arith::AddFOp::create(b, loc, before, value);
+      }
+      if (consumer)
+        ssmc::cuda::emitConsumerAt(b, loc, consumer, out, value, outIndices);
+      else
+        memref::StoreOp::create(b, loc, value, out, outIndices);
+    }
+    if (zeroFill)
+      zeroFill.erase();
+    if (consumer)
+      consumer.erase();
+    if (producer)
+      producer.erase();
+    op.erase();
+  }
+
+  /// The kernel being built: where its block's tile starts and how
+  /// operands are indexed.
+  struct TileFrame {
+    OpBuilder &b;
+    Location loc;
+    linalg::GenericOp op;
+    const ContractionShape &shape;
+    gpu::LaunchOp launch;
+    SmallVector<Value> ivs; ///< batch loops set; i, j, k unset
+    Value i0, j0, lastI, lastJ;
+    int64_t tile;
+
+    Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+    Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+    Value add(Value x, int64_t y) { return y == 0 ? x : add(x, index(y)); }
+
+    /// Indices of operand `operand` at loop values `loopIvs`.
+    SmallVector<Value> operandIndices(unsigned operand, ArrayRef<Value> loopIvs) {
       SmallVector<Value> indices;
-      for (AffineExpr e : maps[operand].getResults()) {
+      for (AffineExpr e : op.getIndexingMapsArray()[operand].getResults()) {
         Value iv = loopIvs[*loopOf(e)];
         if (auto bin = dyn_cast<AffineBinaryOpExpr>(e))
-          iv = arith::DivUIOp::create(
-              b, loc, iv, index(cast<AffineConstantExpr>(bin.getRHS()).getValue()));
+          iv = arith::DivUIOp::create(b, loc, iv,
+                                      index(cast<AffineConstantExpr>(bin.getRHS()).getValue()));
         indices.push_back(iv);
       }
       return indices;
-    };
+    }
+  };
+
+  /// CUDA cores: 16 x 16 threads, (T/16)^2 f32 sums each; the op's body
+  /// cloned per output element and k.
+  ThreadSums emitFMASums(TileFrame &f) {
+    OpBuilder &b = f.b;
+    Location loc = f.loc;
+    linalg::GenericOp op = f.op;
+    const ContractionShape &shape = f.shape;
+    auto index = [&](int64_t v) { return f.index(v); };
+    Value c1 = index(1);
+    int64_t tile = f.tile;
+    int64_t perThread = tile / kThreadsPerSide;
+    SmallVector<Value> &ivs = f.ivs;
+    Value tid = f.launch.getThreadIds().x;
+    Value tx = arith::RemUIOp::create(b, loc, tid, index(kThreadsPerSide));
+    Value ty = arith::DivUIOp::create(b, loc, tid, index(kThreadsPerSide));
+    auto workgroupMemory = f.launch.getWorkgroupAttributions();
+    auto maps = op.getIndexingMapsArray();
+    SmallVector<OpOperand *> inputs = op.getDpsInputOperands();
+    MLIRContext *ctx = op.getContext();
 
     Block &body = op.getRegion().front();
     arith::AddFOp sum = ssmc::cuda::finalSum(op);
@@ -273,7 +460,7 @@ struct GPUTileContractionsPass
     Type accType = accArg.getType();
     Value zero = arith::ConstantOp::create(b, loc, accType, b.getZeroAttr(accType));
     int64_t sums = perThread * perThread;
-    int64_t extentK = staticRanges[shape.k];
+    int64_t extentK = op.getStaticLoopRanges()[shape.k];
 
     auto kTiles = scf::ForOp::create(b, loc, index(0), index(extentK), index(kTileK),
                                      SmallVector<Value>(sums, zero));
@@ -295,13 +482,13 @@ struct GPUTileContractionsPass
           b.setInsertionPointToStart(ifLoad.thenBlock());
           SmallVector<Value> loadIvs(ivs);
           loadIvs[shape.k] = arith::AddIOp::create(b, loc, k0, tid);
-          Value v = memref::LoadOp::create(b, loc, input->get(), operandIndices(operand, loadIvs));
+          Value v = memref::LoadOp::create(b, loc, input->get(), f.operandIndices(operand, loadIvs));
           memref::StoreOp::create(b, loc, v, smem, ValueRange{tid});
           continue;
         }
         bool isI = shape.roles[n] == 'i';
         unsigned rowDim = isI ? shape.i : shape.j;
-        Value origin = isI ? i0 : j0, last = isI ? lastI : lastJ;
+        Value origin = isI ? f.i0 : f.j0, last = isI ? f.lastI : f.lastJ;
         AffineMap map = maps[operand];
         bool kInnermost = map.getResults().back() == getAffineDimExpr(shape.k, ctx);
         for (int64_t m = 0; m < tile * kTileK / (kThreadsPerSide * kThreadsPerSide); ++m) {
@@ -316,7 +503,7 @@ struct GPUTileContractionsPass
           // are never stored.
           loadIvs[rowDim] =
               arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, origin, rr), last);
-          Value v = memref::LoadOp::create(b, loc, input->get(), operandIndices(operand, loadIvs));
+          Value v = memref::LoadOp::create(b, loc, input->get(), f.operandIndices(operand, loadIvs));
           memref::StoreOp::create(b, loc, v, smem, ValueRange{kk, rr});
         }
       }
@@ -356,10 +543,8 @@ struct GPUTileContractionsPass
             SmallVector<Value> termIvs(ivs);
             if (usesIndices) {
               termIvs[shape.k] = arith::AddIOp::create(b, loc, kTiles.getInductionVar(), kk);
-              termIvs[shape.i] = arith::AddIOp::create(
-                  b, loc, i0, arith::AddIOp::create(b, loc, ty, index(r * kThreadsPerSide)));
-              termIvs[shape.j] = arith::AddIOp::create(
-                  b, loc, j0, arith::AddIOp::create(b, loc, tx, index(c * kThreadsPerSide)));
+              termIvs[shape.i] = f.add(f.i0, f.add(ty, r * kThreadsPerSide));
+              termIvs[shape.j] = f.add(f.j0, f.add(tx, c * kThreadsPerSide));
             }
             for (Operation &inner : body.without_terminator()) {
               if (&inner == sum.getOperation())
@@ -380,42 +565,202 @@ struct GPUTileContractionsPass
       gpu::BarrierOp::create(b, loc);
       scf::YieldOp::create(b, loc, kLoop.getResults());
     }
-
-    // Store the sums of in-range outputs (or the consumer's values there).
+    ThreadSums result;
     for (int64_t r = 0; r < perThread; ++r) {
       for (int64_t c = 0; c < perThread; ++c) {
-        SmallVector<Value> outIvs(ivs);
-        outIvs[shape.i] = arith::AddIOp::create(
-            b, loc, i0, arith::AddIOp::create(b, loc, ty, index(r * kThreadsPerSide)));
-        outIvs[shape.j] = arith::AddIOp::create(
-            b, loc, j0, arith::AddIOp::create(b, loc, tx, index(c * kThreadsPerSide)));
-        Value inRange = arith::AndIOp::create(
-            b, loc,
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, outIvs[shape.i], sizeI),
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, outIvs[shape.j], sizeJ));
-        auto ifStore = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
-        OpBuilder::InsertionGuard g(b);
-        b.setInsertionPointToStart(ifStore.thenBlock());
-        SmallVector<Value> outIndices = operandIndices(op.getNumDpsInputs(), outIvs);
-        Value total = kTiles.getResult(r * perThread + c);
-        if (!zeroFill) {
-          Value before = producer ? ssmc::cuda::evaluateBodyAt(b, loc, producer, outIndices)
-                                  : memref::LoadOp::create(b, loc, out, outIndices).getResult();
-          total = arith::AddFOp::create(b, loc, before, total);
-        }
-        if (consumer)
-          ssmc::cuda::emitConsumerAt(b, loc, consumer, out, total, outIndices);
-        else
-          memref::StoreOp::create(b, loc, total, out, outIndices);
+        result.sums.push_back(kTiles.getResult(r * perThread + c));
+        result.rows.push_back(f.add(f.i0, f.add(ty, r * kThreadsPerSide)));
+        result.cols.push_back(f.add(f.j0, f.add(tx, c * kThreadsPerSide)));
       }
     }
-    if (zeroFill)
-      zeroFill.erase();
-    if (consumer)
-      consumer.erase();
-    if (producer)
-      producer.erase();
-    op.erase();
+    return result;
+  }
+
+  /// Tensor cores: 8 warps as 2 x 4, each owning (T/2) x (T/4) of the tile
+  /// as (T/32) x (T/32) mma tiles of 16 x 8. Per K-slice the block stages
+  /// the rounded factors A (T x slice) and B (T x slice) in workgroup memory,
+  /// then each warp runs slice/16 steps of m16n8k16 on its fragments.
+  ThreadSums emitMMASums(TileFrame &f, const MMAPlan &plan) {
+    OpBuilder &b = f.b;
+    Location loc = f.loc;
+    linalg::GenericOp op = f.op;
+    const ContractionShape &shape = f.shape;
+    MLIRContext *ctx = op.getContext();
+    auto index = [&](int64_t v) { return f.index(v); };
+    int64_t tile = f.tile, slice = plan.kSlice, words = slice / 2;
+    int64_t warpRows = tile / 2, warpCols = tile / 4;
+    int64_t mTiles = warpRows / 16, nTiles = warpCols / 8;
+    Type f32 = b.getF32Type(), i32 = b.getI32Type(), i16 = b.getI16Type();
+    Value tid = f.launch.getThreadIds().x;
+    Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
+    Value warp = arith::DivUIOp::create(b, loc, tid, index(32));
+    Value group = arith::DivUIOp::create(b, loc, lane, index(4));   // row of a fragment
+    Value inGroup = arith::RemUIOp::create(b, loc, lane, index(4)); // word of a fragment
+    Value warpRow = arith::MulIOp::create(b, loc, arith::DivUIOp::create(b, loc, warp, index(4)),
+                                          index(warpRows));
+    Value warpCol = arith::MulIOp::create(b, loc, arith::RemUIOp::create(b, loc, warp, index(4)),
+                                          index(warpCols));
+    auto smem = f.launch.getWorkgroupAttributions();
+    Block &body = op.getRegion().front();
+    int64_t extentK = op.getStaticLoopRanges()[shape.k];
+    int64_t accs = mTiles * nTiles * 4;
+    Value zero = arith::ConstantOp::create(b, loc, f32, b.getZeroAttr(f32));
+
+    // The body ops each side's leaves need, in body order.
+    auto neededFor = [&](ArrayRef<Value> leaves) {
+      llvm::SmallPtrSet<Operation *, 16> needed;
+      SmallVector<Value> work(leaves.begin(), leaves.end());
+      while (!work.empty()) {
+        Value v = work.pop_back_val();
+        Operation *def = v.getDefiningOp();
+        if (!def || def->getBlock() != &body || !needed.insert(def).second)
+          continue;
+        llvm::append_range(work, def->getOperands());
+      }
+      return needed;
+    };
+    struct Side {
+      ArrayRef<Value> leaves;
+      llvm::SmallPtrSet<Operation *, 16> ops;
+      unsigned rowLoop;
+      Value origin, last;
+      bool kInnermost = true;
+    };
+    Side sides[2] = {{plan.aLeaves, neededFor(plan.aLeaves), shape.i, f.i0, f.lastI},
+                     {plan.bLeaves, neededFor(plan.bLeaves), shape.j, f.j0, f.lastJ}};
+    // Global loads are contiguous across threads along k when the first
+    // operand the side reads that has a row index has k innermost.
+    for (Side &side : sides) {
+      for (auto [n, input] : llvm::enumerate(op.getDpsInputOperands())) {
+        if (shape.roles[n] != (&side == &sides[0] ? 'i' : 'j'))
+          continue;
+        AffineMap map = op.getMatchingIndexingMap(input);
+        side.kInnermost = map.getResults().back() == getAffineDimExpr(shape.k, ctx);
+        break;
+      }
+    }
+
+    // The side's factor at row `row` (unclamped) and k `k`, in f32.
+    auto factorAt = [&](Side &side, Value row, Value k) {
+      SmallVector<Value> loopIvs(f.ivs);
+      loopIvs[shape.k] = k;
+      loopIvs[side.rowLoop] = arith::MinUIOp::create(b, loc, row, side.last);
+      SmallVector<Value> indexIvs(loopIvs);
+      indexIvs[side.rowLoop] = row;
+      IRMapping mapping;
+      for (OpOperand *input : op.getDpsInputOperands()) {
+        BlockArgument arg = body.getArgument(input->getOperandNumber());
+        bool used = llvm::any_of(arg.getUsers(), [&](Operation *user) { return side.ops.contains(user); }) ||
+                    llvm::is_contained(side.leaves, Value(arg));
+        if (!used)
+          continue;
+        mapping.map(arg, memref::LoadOp::create(
+                             b, loc, input->get(), f.operandIndices(input->getOperandNumber(), loopIvs)));
+      }
+      for (Operation &inner : body.without_terminator()) {
+        if (!side.ops.contains(&inner))
+          continue;
+        if (auto idx = dyn_cast<linalg::IndexOp>(inner)) {
+          mapping.map(idx.getResult(), indexIvs[idx.getDim()]);
+          continue;
+        }
+        b.clone(inner, mapping);
+      }
+      Value product;
+      for (Value leaf : side.leaves) {
+        Value v = mapping.lookupOrDefault(leaf);
+        product = product ? arith::MulFOp::create(b, loc, product, v).getResult() : v;
+      }
+      return product;
+    };
+    // Two factors rounded to the model's type in one word (lower k low).
+    auto pack = [&](Value lo, Value hi) {
+      auto bits = [&](Value v) {
+        Value half = arith::TruncFOp::create(b, loc, plan.element, v);
+        return arith::ExtUIOp::create(b, loc, i32, arith::BitcastOp::create(b, loc, i16, half));
+      };
+      Value high = arith::ShLIOp::create(b, loc, bits(hi),
+                                         arith::ConstantIntOp::create(b, loc, i32, 16));
+      return arith::OrIOp::create(b, loc, bits(lo), high).getResult();
+    };
+
+    auto kTiles = scf::ForOp::create(b, loc, index(0), index(extentK), index(slice),
+                                     SmallVector<Value>(accs, zero));
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(kTiles.getBody());
+      Value k0 = kTiles.getInductionVar();
+      int64_t perThread = tile * words / (kThreadsPerSide * kThreadsPerSide);
+      for (auto [s, side] : llvm::enumerate(sides)) {
+        for (int64_t m = 0; m < perThread; ++m) {
+          Value e = f.add(tid, m * kThreadsPerSide * kThreadsPerSide);
+          Value w = side.kInnermost ? arith::RemUIOp::create(b, loc, e, index(words)).getResult()
+                                    : arith::DivUIOp::create(b, loc, e, index(tile)).getResult();
+          Value r = side.kInnermost ? arith::DivUIOp::create(b, loc, e, index(words)).getResult()
+                                    : arith::RemUIOp::create(b, loc, e, index(tile)).getResult();
+          Value row = f.add(side.origin, r);
+          Value k = f.add(k0, arith::MulIOp::create(b, loc, w, index(2)));
+          Value lo = factorAt(side, row, k);
+          Value hi = factorAt(side, row, f.add(k, 1));
+          memref::StoreOp::create(b, loc, pack(lo, hi), smem[s], ValueRange{r, w});
+        }
+      }
+      gpu::BarrierOp::create(b, loc);
+      SmallVector<Value> acc(kTiles.getRegionIterArgs());
+      auto structType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+      for (int64_t step = 0; step < slice / 16; ++step) {
+        Value w0 = f.add(inGroup, step * 8), w1 = f.add(inGroup, step * 8 + 4);
+        // A fragment register: bf16 pairs are i32 to mma.sync, f16 pairs
+        // vector<2xf16>.
+        auto fragment = [&](Value tileMemory, Value row, Value word) -> Value {
+          Value v = memref::LoadOp::create(b, loc, tileMemory, ValueRange{row, word});
+          if (plan.element.isBF16())
+            return v;
+          Value asVector = vector::FromElementsOp::create(b, loc, VectorType::get({1}, i32), v);
+          return vector::BitCastOp::create(b, loc, VectorType::get({2}, plan.element), asVector);
+        };
+        SmallVector<SmallVector<Value, 4>> aFrags, bFrags;
+        for (int64_t mt = 0; mt < mTiles; ++mt) {
+          Value r0 = f.add(f.add(warpRow, group), mt * 16), r1 = f.add(r0, 8);
+          aFrags.push_back({fragment(smem[0], r0, w0), fragment(smem[0], r1, w0),
+                            fragment(smem[0], r0, w1), fragment(smem[0], r1, w1)});
+        }
+        for (int64_t nt = 0; nt < nTiles; ++nt) {
+          Value c0 = f.add(f.add(warpCol, group), nt * 8);
+          bFrags.push_back({fragment(smem[1], c0, w0), fragment(smem[1], c0, w1)});
+        }
+        NVVM::MMATypes type = plan.element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+        for (int64_t mt = 0; mt < mTiles; ++mt) {
+          for (int64_t nt = 0; nt < nTiles; ++nt) {
+            int64_t at = (mt * nTiles + nt) * 4;
+            auto mmaOp = NVVM::MmaOp::create(
+                b, loc, structType, aFrags[mt], bFrags[nt], ArrayRef<Value>(acc).slice(at, 4),
+                ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+                std::array<NVVM::MMATypes, 2>{type, type},
+                std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+            for (int64_t e = 0; e < 4; ++e)
+              acc[at + e] = LLVM::ExtractValueOp::create(b, loc, mmaOp.getRes(), e);
+          }
+        }
+      }
+      // The next K-slice overwrites the tiles: everyone must be done.
+      gpu::BarrierOp::create(b, loc);
+      scf::YieldOp::create(b, loc, acc);
+    }
+    // Accumulator e of an m16n8 tile: row group + 8 (e / 2), column
+    // 2 inGroup + e % 2.
+    ThreadSums result;
+    Value col2 = arith::MulIOp::create(b, loc, inGroup, index(2));
+    for (int64_t mt = 0; mt < mTiles; ++mt) {
+      for (int64_t nt = 0; nt < nTiles; ++nt) {
+        for (int64_t e = 0; e < 4; ++e) {
+          result.sums.push_back(kTiles.getResult((mt * nTiles + nt) * 4 + e));
+          result.rows.push_back(f.add(f.add(f.add(f.i0, warpRow), group), mt * 16 + 8 * (e / 2)));
+          result.cols.push_back(f.add(f.add(f.add(f.j0, warpCol), col2), nt * 8 + e % 2));
+        }
+      }
+    }
+    return result;
   }
 };
 

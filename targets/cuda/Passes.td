@@ -77,12 +77,21 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
     per thread in registers. The term is the op's body cloned per element.
     A zero fill of the output right before and an elementwise consumer of
     the output at the same indices are folded into the kernel.
+    With `tensor-cores`, in a module whose `ssm.model` dtype is bf16 or f16,
+    a term that is a product of factors reading i or j (not both) runs on
+    `nvvm.mma.sync` m16n8k16 with f32 accumulation: the i-side and j-side
+    products are rounded to the model's type as they are staged (8 warps as
+    2 x 4, K-slices of 32 when k allows). Float32 models keep f32 FMA.
   }];
   let options = [
     Option<"minBlocks", "min-blocks", "int64_t", "264",
-           "fewest blocks (for a static problem) worth 64 x 64 tiles">];
+           "fewest blocks (for a static problem) worth 64 x 64 tiles">,
+    Option<"tensorCores", "tensor-cores", "bool", "true",
+           "use mma.sync for half-precision models (sm_80 and later)">];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
-                           "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect"];
+                           "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect", "::mlir::LLVM::LLVMDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def GPUBlockReductions : Pass<"ssm-gpu-block-reductions"> {

@@ -150,17 +150,28 @@ run_long() { # ARTDIR
   check "default-llamba whole chunks" generate_and_compare "$WORK/default-llamba.run.json" \
     "$1/default-llamba.ref.json" "$1/default-llamba.ssmx" --prompt-ids "$LONG" --max-new-tokens 8
 }
-HALF_MODELS="llamba-bf16 mamba2-bf16 llamba-f16 mamba2-f16"
-# make_half OUTDIR: the HALF_MODELS (tiny, seed 7) compiled into OUTDIR/M.ssmx
+HALF_MODELS="llamba-bf16 mamba2-bf16 llamba-f16 mamba2-f16 default-llamba-bf16 default-llamba-f16"
+# A half model's preset (tiny-F for F-DTYPE; default-llamba as named) and
+# prompts: default-llamba takes the whole-chunk prompts, where the scan's
+# contractions run on tensor cores (mma.sync) in half-precision models.
+half_preset() { case $1 in default-*) echo "${1%-*}" ;; *) echo "tiny-${1%-*}" ;; esac; }
+half_prompts() { case $1 in default-*) echo "$LONG" ;; *) echo "$BATCH" ;; esac; }
+# make_half OUTDIR: the HALF_MODELS (seed 7) compiled into OUTDIR/M.ssmx
 # with their reference logits OUTDIR/M.ref.json (the batch, one new token).
 make_half() {
   local out=$1 m dir
   for m in $HALF_MODELS; do
     dir=$WORK/$m
-    "$SSMC" make-model --preset "tiny-${m%-*}" --seed 7 --dtype "${m##*-}" -o "$dir" > /dev/null || {
+    "$SSMC" make-model --preset "$(half_preset "$m")" --seed 7 --dtype "${m##*-}" -o "$dir" > /dev/null || {
       failed=$((failed + 1)); echo "FAIL $m: make-model"; continue; }
-    check "$m compile sm_$SM" "$SSMC" compile "$dir" --target cuda --sm "$SM" -o "$out/$m.ssmx"
-    "$REF" "$dir" --prompt-ids "$BATCH" --max-new-tokens 1 --logits-out "$out/$m.ref.json" > /dev/null ||
+    # default-llamba's weights are synthesized at load (the same generator
+    # and seed as make-model's: a few MB of bundle instead of 30 MB).
+    case $m in
+      default-*) check "$m compile sm_$SM" "$SSMC" compile --preset "$(half_preset "$m")" --synthetic-weights \
+        --seed 7 --dtype "${m##*-}" --target cuda --sm "$SM" -o "$out/$m.ssmx" ;;
+      *) check "$m compile sm_$SM" "$SSMC" compile "$dir" --target cuda --sm "$SM" -o "$out/$m.ssmx" ;;
+    esac
+    "$REF" "$dir" --prompt-ids "$(half_prompts "$m")" --max-new-tokens 1 --logits-out "$out/$m.ref.json" > /dev/null ||
       { failed=$((failed + 1)); echo "FAIL $m: ssmc-ref"; }
   done
 }
@@ -173,7 +184,7 @@ run_half() { # ARTDIR
     fi
     local saved=$RTOL; RTOL=$tol
     check "$m batch (rtol $tol)" generate_and_compare "$WORK/$m.run.json" "$1/$m.ref.json" \
-      "$1/$m.ssmx" --prompt-ids "$BATCH" --max-new-tokens 1
+      "$1/$m.ssmx" --prompt-ids "$(half_prompts "$m")" --max-new-tokens 1
     RTOL=$saved
   done
 }
