@@ -1,0 +1,129 @@
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions | FileCheck %s
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=tensor-cores=false | FileCheck %s --check-prefix=FMA
+
+// A bf16 model's C B^T over all chunks: the factors (C reads i, B reads j)
+// are staged as packed bf16 pairs (64 rows x 16 words + 4 of padding),
+// K = 64 in two slices of 32, each two m16n8k16 steps per mma tile; a warp
+// owns 2 x 2 tiles of 16 x 8 (16 f32 sums per lane).
+// CHECK-LABEL: func.func @c_bt_bf16
+// CHECK: workgroup(%[[SA:[^ ]*]] : memref<64x20xi32, #gpu.address_space<workgroup>>, %[[SB:[^ ]*]] : memref<64x20xi32, #gpu.address_space<workgroup>>)
+// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: arith.shli
+// CHECK: memref.store %{{.*}}, %[[SA]]
+// CHECK: memref.store %{{.*}}, %[[SB]]
+// CHECK: gpu.barrier
+// CHECK: memref.load %[[SA]]
+// CHECK-COUNT-8: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: gpu.barrier
+// CHECK-COUNT-16: memref.store %{{.*}} : memref<?x?x32x128x128xf32>
+// CHECK-NOT: linalg.generic
+// FMA-LABEL: func.func @c_bt_bf16
+// FMA-NOT: nvvm.mma.sync
+// FMA: memref<16x65xbf16, #gpu.address_space<workgroup>>
+module attributes {ssm.model = {dtype = bf16}} {
+func.func @c_bt_bf16(%C: memref<?x?x128x32x64xbf16>, %B: memref<?x?x128x32x64xbf16>, %out: memref<?x?x32x128x128xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%out : memref<?x?x32x128x128xf32>)
+  linalg.generic {indexing_maps = [affine_map<(b, c, l, s, h, n) -> (b, c, l, h, n)>,
+                                   affine_map<(b, c, l, s, h, n) -> (b, c, s, h, n)>,
+                                   affine_map<(b, c, l, s, h, n) -> (b, c, h, l, s)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%C, %B : memref<?x?x128x32x64xbf16>, memref<?x?x128x32x64xbf16>) outs(%out : memref<?x?x32x128x128xf32>) {
+  ^bb0(%cv: bf16, %bv: bf16, %acc: f32):
+    %0 = arith.extf %cv : bf16 to f32
+    %1 = arith.extf %bv : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
+}
+
+// -----
+
+// The chunk state of an f16 model: S[b, c, h, p, n] = sum_l toEnd[l] u[l, p]
+// B[l, n]. toEnd reads neither p nor n and joins the i side (u), which is
+// f32 and rounded to f16 when staged (32 x 32 tiles: 8 x 32 heads x 1 tile
+// per chunk is below min-blocks); the k loop l is outermost in u and B,
+// so staging walks rows fastest. f16 pairs go to mma.sync as vector<2xf16>.
+// CHECK-LABEL: func.func @chunk_state_f16
+// CHECK: memref<32x20xi32, #gpu.address_space<workgroup>>
+// CHECK: math.exp
+// CHECK: arith.truncf %{{.*}} : f32 to f16
+// CHECK: vector.bitcast %{{.*}} : vector<1xi32> to vector<2xf16>
+// CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+module attributes {ssm.model = {dtype = f16}} {
+func.func @chunk_state_f16(%cs: memref<?x?x128x32xf32>, %u: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf16>,
+                           %S: memref<?x?x32x64x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%S : memref<?x?x32x64x64xf32>)
+  linalg.generic {indexing_maps = [affine_map<(b, c, h, l, p, n) -> (b, c, l, h)>,
+                                   affine_map<(b, c, h, l, p, n) -> (b, c, l, h, p)>,
+                                   affine_map<(b, c, h, l, p, n) -> (b, c, l, h, n)>,
+                                   affine_map<(b, c, h, l, p, n) -> (b, c, h, p, n)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction", "parallel", "parallel"]}
+      ins(%cs, %u, %B : memref<?x?x128x32xf32>, memref<?x?x128x32x64xf32>, memref<?x?x128x32x64xf16>)
+      outs(%S : memref<?x?x32x64x64xf32>) {
+  ^bb0(%t: f32, %x: f32, %bv: f16, %acc: f32):
+    %0 = math.exp %t : f32
+    %1 = arith.mulf %0, %x : f32
+    %2 = arith.extf %bv : f16 to f32
+    %3 = arith.mulf %1, %2 : f32
+    %4 = arith.addf %acc, %3 : f32
+    linalg.yield %4 : f32
+  }
+  return
+}
+}
+
+// -----
+
+// Not factorable: the causal mask selects on both i and j (a select, not a
+// product), so a bf16 model's term stays on CUDA cores; and a float32
+// model's C B^T stays there too.
+// CHECK-LABEL: func.func @masked_term
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: memref<16x65xf32, #gpu.address_space<workgroup>>
+module attributes {ssm.model = {dtype = bf16}} {
+func.func @masked_term(%L: memref<?x?x32x128x128xf32>, %u: memref<?x?x128x32x64xf32>, %y: memref<?x?x128x32x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.generic {indexing_maps = [affine_map<(b, c, l, h, p, s) -> (b, c, h, l, s)>,
+                                   affine_map<(b, c, l, h, p, s) -> (b, c, s, h, p)>,
+                                   affine_map<(b, c, l, h, p, s) -> (b, c, l, h, p)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%L, %u : memref<?x?x32x128x128xf32>, memref<?x?x128x32x64xf32>) outs(%y : memref<?x?x128x32x64xf32>) {
+  ^bb0(%lv: f32, %uv: f32, %acc: f32):
+    %i = linalg.index 2 : index
+    %j = linalg.index 4 : index
+    %m = arith.cmpi ule, %j, %i : index
+    %0 = arith.mulf %lv, %uv : f32
+    %1 = arith.select %m, %0, %zero : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  }
+  return
+}
+}
+
+// -----
+
+// CHECK-LABEL: func.func @c_bt_f32
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: gpu.launch
+module attributes {ssm.model = {dtype = f32}} {
+func.func @c_bt_f32(%C: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf32>, %out: memref<?x?x32x128x128xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(b, c, l, s, h, n) -> (b, c, l, h, n)>,
+                                   affine_map<(b, c, l, s, h, n) -> (b, c, s, h, n)>,
+                                   affine_map<(b, c, l, s, h, n) -> (b, c, h, l, s)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%C, %B : memref<?x?x128x32x64xf32>, memref<?x?x128x32x64xf32>) outs(%out : memref<?x?x32x128x128xf32>) {
+  ^bb0(%cv: f32, %bv: f32, %acc: f32):
+    %0 = arith.mulf %cv, %bv : f32
+    %1 = arith.addf %acc, %0 : f32
+    linalg.yield %1 : f32
+  }
+  return
+}
+}
