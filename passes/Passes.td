@@ -171,8 +171,15 @@ def SSMFuseElementwise : Pass<"ssm-fuse-elementwise"> {
     become one loop nest and their intermediates never reach memory. Every
     op's rounding stays in the fused body (results are unchanged).
     Reductions (projections, norms' sums) are never fused into, so
-    ssm-vectorize-projections still sees every projection.
+    ssm-vectorize-projections still sees every projection; with
+    `into-batched-contractions`, producers made of arith ops only also fuse
+    into batched contractions (one reduction, two or more inputs sharing a
+    parallel loop: the chunked scan's sums), whatever their other users.
   }];
+  let options = [
+    Option<"intoBatchedContractions", "into-batched-contractions", "bool", "false",
+           "also fuse arith-only producers into batched contractions (for "
+           "kernels that compute their operands once per tile)">];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::affine::AffineDialect"];
 }
 

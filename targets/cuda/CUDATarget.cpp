@@ -43,10 +43,11 @@ llvm::Error makeError(const llvm::Twine &message) {
 /// and split into blocks of `block-size` threads). Constants are sunk into
 /// the kernels before outlining. Not yet: tensor cores of our own (prefill
 /// GEMMs go to the vendor library; the scan's contractions are f32 FMA).
-std::string kernelPipeline(const CUDATargetDesc &target) {
+std::string kernelPipeline(const CUDATargetDesc &target, bool halfModel) {
   return std::string("ssm-decompose-model, convert-ssm-to-linalg{scan-all-chunks-at-once=") +
          (target.scanAllChunks ? "true" : "false") + "}, ssm-bind-weights, canonicalize, cse, "
-         "ssm-fuse-elementwise, canonicalize, ssm-privatize-fills, "
+         "ssm-fuse-elementwise{into-batched-contractions=" + (halfModel ? "true" : "false") +
+         "}, canonicalize, ssm-privatize-fills, "
          "eliminate-empty-tensors, one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map}, "
          "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
@@ -163,7 +164,15 @@ llvm::Error ssmc::cuda::lowerToKernels(ModuleOp module, const CUDATargetDesc &ta
   });
   CUDATargetDesc chosen = target;
   chosen.scanAllChunks = options.scanAllChunks.value_or(target.scanAllChunks);
-  if (llvm::Error e = cpu::runPipeline(module, kernelPipeline(chosen), options))
+  // Half-precision models get the scan's operands computed inside its
+  // tensor-core sums (ssm-gpu-tile-contractions stages them once per tile);
+  // float32 ones keep the CUDA-core sums, which would recompute them per
+  // product.
+  bool halfModel = false;
+  if (auto model = module->getAttrOfType<DictionaryAttr>("ssm.model"))
+    if (auto dtype = model.getAs<TypeAttr>("dtype"))
+      halfModel = dtype.getValue().isBF16() || dtype.getValue().isF16();
+  if (llvm::Error e = cpu::runPipeline(module, kernelPipeline(chosen, halfModel), options))
     return e;
   if (auto gm = kernelModule(module); !gm)
     return gm.takeError();

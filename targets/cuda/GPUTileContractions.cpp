@@ -59,7 +59,8 @@ constexpr int64_t kTileK = 16;
 struct ContractionShape {
   unsigned k = 0, i = 0, j = 0;
   SmallVector<unsigned> batch;
-  /// Per input operand: 'i', 'j' or 'k' (reads neither i nor j).
+  /// Per input operand: 'i', 'j', 'k' (reads k, neither i nor j) or 'n'
+  /// (reads batch loops only).
   SmallVector<char> roles;
 };
 
@@ -109,14 +110,18 @@ std::optional<ContractionShape> match(linalg::GenericOp op) {
     return std::nullopt;
   if (outMap.isFunctionOfDim(shape.k))
     return std::nullopt;
-  SmallVector<AffineMap> inputMaps;
+  // The operands proper read k; an input that does not (a sequence's
+  // length, fused into the sum with its masking) may read batch loops only.
+  SmallVector<AffineMap> inputMaps, kMaps;
   for (OpOperand *input : op.getDpsInputOperands()) {
     AffineMap map = op.getMatchingIndexingMap(input);
-    if (!map.isFunctionOfDim(shape.k) || !isa<MemRefType>(input->get().getType()))
+    if (!isa<MemRefType>(input->get().getType()))
       return std::nullopt;
     inputMaps.push_back(map);
+    if (map.isFunctionOfDim(shape.k))
+      kMaps.push_back(map);
   }
-  if (inputMaps.empty())
+  if (kMaps.empty())
     return std::nullopt;
   SmallVector<unsigned> free;
   for (unsigned d = 0; d < iterators.size(); ++d) {
@@ -124,7 +129,7 @@ std::optional<ContractionShape> match(linalg::GenericOp op) {
       continue;
     if (!outMap.isFunctionOfDim(d))
       return std::nullopt;
-    if (llvm::all_of(inputMaps, [&](AffineMap m) { return m.isFunctionOfDim(d); }))
+    if (llvm::all_of(kMaps, [&](AffineMap m) { return m.isFunctionOfDim(d); }))
       shape.batch.push_back(d);
     else
       free.push_back(d);
@@ -136,9 +141,10 @@ std::optional<ContractionShape> match(linalg::GenericOp op) {
   bool iRead = false, jRead = false;
   for (AffineMap map : inputMaps) {
     bool readsI = map.isFunctionOfDim(shape.i), readsJ = map.isFunctionOfDim(shape.j);
-    if (readsI && readsJ)
+    bool readsK = map.isFunctionOfDim(shape.k);
+    if ((readsI && readsJ) || (!readsK && (readsI || readsJ)))
       return std::nullopt;
-    shape.roles.push_back(readsI ? 'i' : readsJ ? 'j' : 'k');
+    shape.roles.push_back(readsI ? 'i' : readsJ ? 'j' : readsK ? 'k' : 'n');
     iRead |= readsI;
     jRead |= readsJ;
   }
@@ -330,8 +336,10 @@ struct GPUTileContractionsPass
     } else {
       // A 16 x (T + 1) tile per i- or j-operand (padded rows: the
       // column-wise stores of k-innermost operands do not all hit one
-      // bank), 16 values per k-only operand.
+      // bank), 16 values per k-only operand, none for batch-only inputs.
       for (auto [n, input] : llvm::enumerate(inputs)) {
+        if (shape.roles[n] == 'n')
+          continue;
         Type element = cast<MemRefType>(input->get().getType()).getElementType();
         SmallVector<int64_t> tileShape =
             shape.roles[n] == 'k' ? SmallVector<int64_t>{kTileK}
@@ -448,10 +456,24 @@ struct GPUTileContractionsPass
     Value tid = f.launch.getThreadIds().x;
     Value tx = arith::RemUIOp::create(b, loc, tid, index(kThreadsPerSide));
     Value ty = arith::DivUIOp::create(b, loc, tid, index(kThreadsPerSide));
-    auto workgroupMemory = f.launch.getWorkgroupAttributions();
     auto maps = op.getIndexingMapsArray();
     SmallVector<OpOperand *> inputs = op.getDpsInputOperands();
     MLIRContext *ctx = op.getContext();
+    // Each staged input's workgroup tile; a batch-only input is read once.
+    SmallVector<Value> workgroupMemory, batchOnly(inputs.size());
+    {
+      auto attributions = f.launch.getWorkgroupAttributions();
+      unsigned next = 0;
+      for (auto [n, input] : llvm::enumerate(inputs)) {
+        if (shape.roles[n] != 'n') {
+          workgroupMemory.push_back(attributions[next++]);
+          continue;
+        }
+        workgroupMemory.push_back(Value());
+        batchOnly[n] = memref::LoadOp::create(b, loc, input->get(),
+                                              f.operandIndices(input->getOperandNumber(), ivs));
+      }
+    }
 
     Block &body = op.getRegion().front();
     arith::AddFOp sum = ssmc::cuda::finalSum(op);
@@ -475,6 +497,8 @@ struct GPUTileContractionsPass
       for (auto [n, input] : llvm::enumerate(inputs)) {
         unsigned operand = input->getOperandNumber();
         Value smem = workgroupMemory[n];
+        if (shape.roles[n] == 'n')
+          continue;
         if (shape.roles[n] == 'k') {
           Value isLoader = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, tid, index(kTileK));
           auto ifLoad = scf::IfOp::create(b, loc, isLoader, /*withElseRegion=*/false);
@@ -519,6 +543,10 @@ struct GPUTileContractionsPass
         SmallVector<SmallVector<Value>> operandValues(inputs.size());
         for (auto [n, input] : llvm::enumerate(inputs)) {
           Value smem = workgroupMemory[n];
+          if (shape.roles[n] == 'n') {
+            operandValues[n].push_back(batchOnly[n]);
+            continue;
+          }
           if (shape.roles[n] == 'k') {
             operandValues[n].push_back(memref::LoadOp::create(b, loc, smem, ValueRange{kk}));
             continue;
@@ -535,9 +563,9 @@ struct GPUTileContractionsPass
           for (int64_t c = 0; c < perThread; ++c) {
             IRMapping mapping;
             for (auto [n, input] : llvm::enumerate(inputs)) {
-              Value v = shape.roles[n] == 'k'   ? operandValues[n][0]
-                        : shape.roles[n] == 'i' ? operandValues[n][r]
-                                                : operandValues[n][c];
+              Value v = shape.roles[n] == 'i'   ? operandValues[n][r]
+                        : shape.roles[n] == 'j' ? operandValues[n][c]
+                                                : operandValues[n][0];
               mapping.map(body.getArgument(input->getOperandNumber()), v);
             }
             SmallVector<Value> termIvs(ivs);
