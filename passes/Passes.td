@@ -210,4 +210,17 @@ def SSMReturnUpdatedArguments : Pass<"ssm-return-updated-arguments", "::mlir::fu
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def SSMElideResultCopies : Pass<"ssm-elide-result-copies"> {
+  let summary = "Write a result into the buffer it is copied to";
+  let description = [{
+    On buffers: a `memref.copy` from a new allocation (or its collapse_shape)
+    that one all-parallel linalg.generic overwrote, with only view, size and
+    constant ops between the two, becomes that generic writing the copy's
+    destination (through the inverse expand_shape) directly. The chunked
+    scan's y for all whole chunks is inserted, reshaped, into the sequence's
+    y this way without a copy kernel.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 #endif // SSMC_PASSES_PASSES_TD

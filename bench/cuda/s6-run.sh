@@ -40,7 +40,7 @@ trap 'tar -C "$O/.." -cJf "${OUT:-.}/logs-$TAG.tar.xz" "$TAG"' EXIT
 STEPS=${STEPS:-parity bench batched ncu}
 has() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 G=${GB:-/tmp/gb}
-for b in gb gb2; do [ -d /tmp/$b ] || [ ! -f out/$b.tar.xz ] || tar -C /tmp -xJf out/$b.tar.xz; done
+for a in out/gb*.tar.xz; do b=$(basename "$a" .tar.xz); [ -d /tmp/$b ] || tar -C /tmp -xJf "$a"; done
 [ -d /tmp/gpu-check ] || tar -C /tmp -xJf out/gc.tar.xz
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; date -u
 CUBLAS=$(find /opt /usr/local /usr/lib -name 'libcublas.so.1[0-9]*' 2>/dev/null | grep -v Lt | head -1)

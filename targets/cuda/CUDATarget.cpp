@@ -51,6 +51,7 @@ std::string kernelPipeline(const CUDATargetDesc &target, bool halfModel) {
          "eliminate-empty-tensors, one-shot-bufferize{bufferize-function-boundaries "
          "function-boundary-type-conversion=identity-layout-map}, "
          "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
+         "ssm-elide-result-copies, "
          "func.func(ssm-return-updated-arguments), "
          "ssm-gpu-projections, ssm-gpu-tile-contractions, ssm-gpu-block-reductions, ssm-gpu-parallel-dims-first, "
          "ssm-gpu-copy-to-linalg, ssm-lower-reductions, convert-linalg-to-parallel-loops, canonicalize, "
