@@ -34,6 +34,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 
@@ -54,6 +55,52 @@ constexpr int64_t kWarp = 32;
 /// innermost, so that a warp's lanes read consecutive addresses: the scan's
 /// C B^T and S . C contractions, the chunk's cumulative sum).
 enum class Mapping { None, BlockPerOutput, WarpPerOutput };
+
+/// A thread's share of `count` elements: `lane`, `lane + threads`, ... The
+/// loop a thread runs; `element` gives the element index inside its body.
+/// With a static count that `threads` divides into at most kMaxUnrolled
+/// steps, the loop has a constant trip count and is unrolled once its body
+/// is built (unrollLaneLoop), so a thread issues all its loads together
+/// instead of one load latency per step (the one-block RMSNorm of a
+/// 2048-wide row: 8 steps per thread, twice).
+struct LaneLoop {
+  scf::ForOp loop;
+  bool constantTrips = false;
+  Value lane;
+  int64_t threads = 0;
+
+  Value element(OpBuilder &b, Location loc) {
+    Value iv = loop.getInductionVar();
+    if (!constantTrips)
+      return iv;
+    return arith::AddIOp::create(
+        b, loc, lane,
+        arith::MulIOp::create(b, loc, iv, arith::ConstantIndexOp::create(b, loc, threads)));
+  }
+};
+constexpr int64_t kMaxUnrolled = 16;
+
+LaneLoop laneLoop(OpBuilder &b, Location loc, Value lane, Value count, int64_t threads,
+                  ValueRange iterArgs) {
+  LaneLoop result;
+  result.lane = lane;
+  result.threads = threads;
+  std::optional<int64_t> staticCount = getConstantIntValue(count);
+  auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  if (staticCount && *staticCount % threads == 0 && *staticCount / threads <= kMaxUnrolled) {
+    result.constantTrips = true;
+    result.loop = scf::ForOp::create(b, loc, c(0), c(*staticCount / threads), c(1), iterArgs);
+  } else {
+    result.loop = scf::ForOp::create(b, loc, lane, count, c(threads), iterArgs);
+  }
+  return result;
+}
+
+void unrollLaneLoop(LaneLoop &l) {
+  if (l.constantTrips)
+    (void)loopUnrollFull(l.loop);
+}
+
 
 /// True when every input indexed by loop `dim` has it as its innermost index.
 bool innermostInInputs(linalg::GenericOp op, unsigned dim) {
@@ -173,6 +220,7 @@ struct GPUBlockReductionsPass
     Value c1 = index(1);
     gpu::LaunchOp launch;
     Value lane, point, threads;
+    int64_t threadCount = 0;
     Value inRange; // warp mode: whether this warp has an output element
     if (warpPerOutput) {
       // Warps of a block take consecutive output elements; a warp past the
@@ -188,6 +236,7 @@ struct GPUBlockReductionsPass
           arith::DivUIOp::create(b, loc, tid, index(kWarp)));
       inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, point, points);
       threads = index(kWarp);
+      threadCount = kWarp;
     } else {
       // One block per output element; as many threads as the reduced
       // extent keeps busy (whole warps, at most threads-per-block).
@@ -199,6 +248,7 @@ struct GPUBlockReductionsPass
       lane = launch.getThreadIds().x;
       point = launch.getBlockIds().x;
       threads = index(count);
+      threadCount = count;
     }
     gpu::TerminatorOp::create(b, loc);
     b.setInsertionPoint(launch.getBody().front().getTerminator());
@@ -225,11 +275,12 @@ struct GPUBlockReductionsPass
     Value term = sum.getLhs() == acc ? sum.getRhs() : sum.getLhs();
     Type accType = acc.getType();
     Value zero = arith::ConstantOp::create(b, loc, accType, b.getZeroAttr(accType));
-    auto lanes = scf::ForOp::create(b, loc, lane, extent, threads, ValueRange{zero});
+    LaneLoop laneSteps = laneLoop(b, loc, lane, extent, threadCount, ValueRange{zero});
+    scf::ForOp lanes = laneSteps.loop;
     {
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(lanes.getBody());
-      ivs[last] = lanes.getInductionVar();
+      ivs[last] = laneSteps.element(b, loc);
       IRMapping mapping;
       auto maps = op.getIndexingMapsArray();
       for (OpOperand *input : op.getDpsInputOperands()) {
@@ -301,9 +352,9 @@ struct GPUBlockReductionsPass
         b.setInsertionPoint(ifStore.thenBlock()->getTerminator());
         ssmc::cuda::emitConsumerAt(b, loc, consumer, out, total, consumerIvs);
       } else {
-        auto freeLoop = scf::ForOp::create(b, loc, lane, freeCount, threads);
-        b.setInsertionPointToStart(freeLoop.getBody());
-        Value rest = freeLoop.getInductionVar();
+        LaneLoop freeSteps = laneLoop(b, loc, lane, freeCount, threadCount, ValueRange{});
+        b.setInsertionPointToStart(freeSteps.loop.getBody());
+        Value rest = freeSteps.element(b, loc);
         for (int64_t i = static_cast<int64_t>(freeDims.size()) - 1; i >= 0; --i) {
           if (i == 0) {
             consumerIvs[freeDims[i]] = rest;
@@ -313,9 +364,12 @@ struct GPUBlockReductionsPass
           rest = arith::DivUIOp::create(b, loc, rest, freeSizes[i]);
         }
         ssmc::cuda::emitConsumerAt(b, loc, consumer, out, total, consumerIvs);
+        unrollLaneLoop(freeSteps);
       }
       consumer.erase();
     }
+    // Last: unrolling replaces the loop's result in the ops built above.
+    unrollLaneLoop(laneSteps);
     if (producer)
       producer.erase();
     op.erase();

@@ -609,7 +609,7 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
       // until the kernel has `min-warps` warps.
       int64_t split = 1;
       while (split < 4 && n * split < minWarps && warpsPerBlock % (2 * split) == 0 &&
-             k % (2 * split * kWarp * lanes) == 0)
+             k % (2 * split * kWarp * lanes) == 0 && k / (2 * split) >= minWarpK)
         split *= 2;
       auto emit = [&](int64_t tileRows, int64_t steps) {
         ProjectionEmitter emitter{b, loc, x, w, out, xType, wType, outType,

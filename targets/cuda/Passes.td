@@ -52,6 +52,9 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
            "split each weight row's k over 2 or 4 warps while the kernel has fewer "
            "warps (0: never; 8192 measured on the H100: llamba-1b batch-1 decode "
            "567 -> 589-592 tok/s, llamba-8b 139.6 -> 138.0, within its noise)">,
+    Option<"minWarpK", "min-warp-k", "int64_t", "0",
+           "fewest elements of a weight row one warp sums after a split (short "
+           "slices cost more in the combine than they save)">,
     Option<"unroll", "unroll", "int64_t", "4",
            "512-byte steps of a weight row whose loads a warp issues together">,
     Option<"vendorGemm", "vendor-gemm", "bool", "true",
