@@ -14,8 +14,9 @@
 // one all-parallel linalg.generic W (A its only output, at identity
 // indices, whose old contents W's body does not read) and otherwise used
 // only by those reshapes, the copy and deallocations; only view, size and
-// constant ops lie between W and the copy; %dst is defined before W (or is
-// a subview of values that are, which moves up). Then
+// constant ops lie between W and the copy; W reads nothing of %dst's
+// buffer; %dst is defined before W (or is a subview of values that are,
+// which moves up). Then
 // W writes the expand_shape of %dst (the inverse reshape) and A, the
 // reshape and the copy go away.
 //
@@ -27,6 +28,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Dominance.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace ssmc {
 #define GEN_PASS_DEF_SSMELIDERESULTCOPIES
@@ -66,6 +68,29 @@ linalg::GenericOp soleOverwriter(memref::AllocOp alloc) {
   return writer;
 }
 
+/// The buffer `v` is a view of (through view-like ops), or `v` itself.
+Value rootOf(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+/// Whether `writer` may read any part of the buffer `root` (an input, or a
+/// load in its body, of a view of it): writing there instead of a fresh
+/// buffer could then change what it reads.
+bool mayRead(linalg::GenericOp writer, Value root) {
+  for (Value input : writer.getDpsInputs())
+    if (isa<MemRefType>(input.getType()) && rootOf(input) == root)
+      return true;
+  bool reads = false;
+  writer.getRegion().walk([&](Operation *op) {
+    for (Value operand : op->getOperands())
+      if (isa<MemRefType>(operand.getType()) && rootOf(operand) == root)
+        reads = true;
+  });
+  return reads;
+}
+
 struct SSMElideResultCopiesPass
     : ssmc::impl::SSMElideResultCopiesBase<SSMElideResultCopiesPass> {
   void runOnOperation() override {
@@ -101,6 +126,8 @@ struct SSMElideResultCopiesPass
     // The destination must exist before W; a subview made after W from
     // values that exist before it moves up (it reads no contents).
     Value dst = copy.getTarget();
+    if (mayRead(writer, rootOf(dst)))
+      return;
     if (!dominance.properlyDominates(dst, writer)) {
       auto subview = dst.getDefiningOp<memref::SubViewOp>();
       if (!subview || subview->getBlock() != writer->getBlock() ||
