@@ -33,16 +33,18 @@ llvm::Error makeError(const llvm::Twine &message) {
 /// From import to NVVM-dialect kernels and host code with gpu.launch_func.
 /// The chunked scan takes every whole chunk in the same ops (unless
 /// scanAllChunks is off). Bufferization as on the CPU (after giving every
-/// accumulator its own zero fill; states returned in place); then
-/// projections become warp kernels or vendor GEMM calls (with their fill and
-/// elementwise consumer folded in; the GEMM stores rounded products),
-/// batched contractions (the chunked scan's) shared-memory tiled kernels,
-/// other sum reductions block- or warp-per-output kernels (with an in-place
-/// producer and an elementwise consumer folded in) or register-accumulated
-/// loops, and every other linalg op one kernel (parallel dimensions collapsed
-/// and split into blocks of `block-size` threads). Constants are sunk into
-/// the kernels before outlining. Not yet: tensor cores of our own (prefill
-/// GEMMs go to the vendor library; the scan's contractions are f32 FMA).
+/// accumulator its own zero fill; states returned in place; a result copied
+/// into a bigger buffer written there directly); then projections become
+/// warp kernels or vendor GEMM calls (with their fill and elementwise
+/// consumer folded in; the GEMM stores rounded products), batched
+/// contractions (the chunked scan's) shared-memory tiled kernels (on tensor
+/// cores for half-precision models, whose cheap elementwise producers are
+/// fused into them), cumulative sums warp scans, other sum reductions block-
+/// or warp-per-output kernels (with an in-place producer and an elementwise
+/// consumer folded in) or register-accumulated loops, and every other linalg
+/// op one kernel (parallel dimensions collapsed and split into blocks of
+/// `block-size` threads). Constants are sunk into the kernels before
+/// outlining. Prefill GEMMs go to the vendor library.
 std::string kernelPipeline(const CUDATargetDesc &target, bool halfModel) {
   return std::string("ssm-decompose-model, convert-ssm-to-linalg{scan-all-chunks-at-once=") +
          (target.scanAllChunks ? "true" : "false") + "}, ssm-bind-weights, canonicalize, cse, "
@@ -53,7 +55,7 @@ std::string kernelPipeline(const CUDATargetDesc &target, bool halfModel) {
          "buffer-deallocation-pipeline, convert-bufferization-to-memref, "
          "ssm-elide-result-copies, "
          "func.func(ssm-return-updated-arguments), "
-         "ssm-gpu-projections, ssm-gpu-tile-contractions, ssm-gpu-block-reductions, ssm-gpu-parallel-dims-first, "
+         "ssm-gpu-projections, ssm-gpu-tile-contractions, ssm-gpu-prefix-sums, ssm-gpu-block-reductions, ssm-gpu-parallel-dims-first, "
          "ssm-gpu-copy-to-linalg, ssm-lower-reductions, convert-linalg-to-parallel-loops, canonicalize, "
          "ssm-gpu-tile-parallel-loops{block-size=" +
          std::to_string(target.blockSize) +

@@ -97,6 +97,21 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def GPUPrefixSums : Pass<"ssm-gpu-prefix-sums"> {
+  let summary = "Sums over a triangular mask (cumulative sums) as one warp scan per row";
+  let description = [{
+    A linalg.generic computing out[.., l] (+)= sum over k <= l of in[.., k]
+    (one input, one f32 output, the reduced loop k and the output loop l of
+    one static extent E, a multiple of 32 up to 512; body `out + select(k <=
+    l, in, 0)`): the chunked scan's cumulative decay. One warp per row: each
+    lane sums E/32 consecutive terms, the lanes' totals are scanned with
+    `gpu.shuffle up`, each lane stores its running totals plus the lanes'
+    before it. A zero fill right before is folded.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect"];
+}
+
 def GPUBlockReductions : Pass<"ssm-gpu-block-reductions"> {
   let summary = "Sum reductions as kernels with one block or one warp per output element";
   let description = [{
