@@ -209,13 +209,21 @@ struct GPUBlockReductionsPass
       for (OpOperand *input : consumer.getDpsInputOperands())
         if (input->get() == out)
           readMap = consumer.getMatchingIndexingMap(input);
+      SmallVector<int64_t> staticRanges = consumer.getStaticLoopRanges();
+      int64_t staticFree = 1;
       for (unsigned d = 0; d < consumer.getNumLoops(); ++d) {
         if (readMap.isFunctionOfDim(d))
           continue;
         freeDims.push_back(d);
         freeSizes.push_back(getValueOrCreateConstantIndexOp(b, loc, consumerRanges[d].size));
         freeCount = arith::MulIOp::create(b, loc, freeCount, freeSizes.back());
+        staticFree = ShapedType::isDynamic(staticRanges[d]) || ShapedType::isDynamic(staticFree)
+                         ? ShapedType::kDynamic
+                         : staticFree * staticRanges[d];
       }
+      // A static count lets the threads' loop over it unroll (laneLoop).
+      if (!ShapedType::isDynamic(staticFree))
+        freeCount = index(staticFree);
     }
     Value c1 = index(1);
     gpu::LaunchOp launch;

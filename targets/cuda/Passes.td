@@ -48,13 +48,14 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
     Option<"rowsPerTile", "rows-per-tile", "int64_t", "4",
            "activation rows whose accumulators a warp keeps in registers">,
     Option<"warpsPerBlock", "warps-per-block", "int64_t", "8", "warps (weight rows) per block">,
-    Option<"minWarps", "min-warps", "int64_t", "8192",
+    Option<"minWarps", "min-warps", "int64_t", "4096",
            "split each weight row's k over 2 or 4 warps while the kernel has fewer "
-           "warps (0: never; 8192 measured on the H100: llamba-1b batch-1 decode "
-           "567 -> 589-592 tok/s, llamba-8b 139.6 -> 138.0, within its noise)">,
-    Option<"minWarpK", "min-warp-k", "int64_t", "0",
+           "warps (0: never; measured on the H100: 8192 made llamba-8b's 4096-row "
+           "projections 1-2% slower, 4096 leaves them whole)">,
+    Option<"minWarpK", "min-warp-k", "int64_t", "4096",
            "fewest elements of a weight row one warp sums after a split (short "
-           "slices cost more in the combine than they save)">,
+           "slices cost more in the combine than they save: llamba-1b's down "
+           "projection took 17.0 us split 4 ways, 15.5 split 2, 21.9 whole)">,
     Option<"unroll", "unroll", "int64_t", "4",
            "512-byte steps of a weight row whose loads a warp issues together">,
     Option<"vendorGemm", "vendor-gemm", "bool", "true",

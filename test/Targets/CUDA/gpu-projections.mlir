@@ -1,5 +1,5 @@
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-projections=min-warps=1 | FileCheck %s
-// RUN: ssmc-opt %s -split-input-file -ssm-gpu-projections=min-warps=8192 | FileCheck %s --check-prefix=SPLIT
+// RUN: ssmc-opt %s -split-input-file "-ssm-gpu-projections=min-warps=8192 min-warp-k=0" | FileCheck %s --check-prefix=SPLIT
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-projections=vendor-gemm=false | FileCheck %s --check-prefix=NOGEMM
 // RUN: not ssmc-opt %s -split-input-file -ssm-gpu-projections=warps-per-block=64 2>&1 | FileCheck %s --check-prefix=BAD
 
