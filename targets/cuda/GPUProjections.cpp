@@ -453,6 +453,153 @@ bool roundEarly(linalg::GenericOp op, Value out, Type element) {
   return true;
 }
 
+/// The constant byte offset of a weight view `memref.view %base[%c][]`.
+std::optional<int64_t> viewOffset(Value w, Value &base) {
+  auto view = w.getDefiningOp<memref::ViewOp>();
+  if (!view || !view.getSizes().empty())
+    return std::nullopt;
+  base = view.getSource();
+  return getConstantIntValue(view.getByteShift());
+}
+
+/// Two projections of the same activations x, one right after the other,
+/// whose weights lie back to back in one buffer (the MLP's gate and up
+/// projections: bound in that order) become one projection over both
+/// weights into one buffer whose two halves the readers read: one launch
+/// streams both matrices (a 16 us decode launch of a 34 MB matrix spends
+/// ~5 us ramping up and draining). When every reader uses the sums only
+/// rounded to x's type, the merged sums are rounded right after the
+/// projection (its foldable consumer: stored rounded) and read so.
+/// Returns whether it merged `first` with its sibling.
+bool mergeSibling(linalg::GenericOp first) {
+  Operation *next = first->getNextNode();
+  linalg::GenericOp second;
+  for (; next; next = next->getNextNode()) {
+    if (auto generic = dyn_cast<linalg::GenericOp>(next)) {
+      if (ssmc::isProjection(generic))
+        second = generic;
+      break;
+    }
+    if (!isa<memref::AllocOp, linalg::FillOp, memref::ViewOp, arith::ConstantOp, memref::DimOp>(next))
+      return false;
+  }
+  if (!second || second.getDpsInputs()[0] != first.getDpsInputs()[0])
+    return false;
+  Value x = first.getDpsInputs()[0];
+  Value base1, base2;
+  Value w1 = first.getDpsInputs()[1], w2 = second.getDpsInputs()[1];
+  std::optional<int64_t> off1 = viewOffset(w1, base1), off2 = viewOffset(w2, base2);
+  auto w1Type = cast<MemRefType>(w1.getType()), w2Type = cast<MemRefType>(w2.getType());
+  if (!off1 || !off2 || base1 != base2 || w1Type.getElementType() != w2Type.getElementType() ||
+      !w1Type.hasStaticShape() || !w2Type.hasStaticShape() ||
+      w1Type.getDimSize(1) != w2Type.getDimSize(1))
+    return false;
+  int64_t n1 = w1Type.getDimSize(0), n2 = w2Type.getDimSize(0), k = w1Type.getDimSize(1);
+  if (*off2 != *off1 + n1 * k * (w1Type.getElementTypeBitWidth() / 8))
+    return false;
+  Value o1 = first.getDpsInits()[0], o2 = second.getDpsInits()[0];
+  auto a1 = o1.getDefiningOp<memref::AllocOp>(), a2 = o2.getDefiningOp<memref::AllocOp>();
+  linalg::FillOp f1 = ssmc::cuda::zeroFillBefore(first, o1),
+                 f2 = ssmc::cuda::zeroFillBefore(second, o2);
+  if (!a1 || !a2 || !f1 || !f2 || a1.getDynamicSizes() != a2.getDynamicSizes() ||
+      !a1.getType().getLayout().isIdentity() || !a2.getType().getLayout().isIdentity() ||
+      a1.getType().getRank() != a2.getType().getRank() || !a1.getType().getElementType().isF32())
+    return false;
+  // Every other user reads after `second` (readers), or frees.
+  SmallVector<linalg::GenericOp> readers;
+  SmallVector<memref::DeallocOp> deallocs;
+  bool rounded = isa<BFloat16Type, Float16Type>(cast<MemRefType>(x.getType()).getElementType());
+  Type element = cast<MemRefType>(x.getType()).getElementType();
+  for (Value o : {o1, o2}) {
+    for (Operation *user : o.getUsers()) {
+      if (user == first.getOperation() || user == second.getOperation() || user == f1.getOperation() ||
+          user == f2.getOperation())
+        continue;
+      if (auto d = dyn_cast<memref::DeallocOp>(user)) {
+        deallocs.push_back(d);
+        continue;
+      }
+      auto reader = dyn_cast<linalg::GenericOp>(user);
+      if (!reader || reader->getBlock() != second->getBlock() || !second->isBeforeInBlock(reader))
+        return false;
+      if (!llvm::is_contained(readers, reader))
+        readers.push_back(reader);
+      rounded &= readsOnlyRounded(reader, o, element);
+    }
+  }
+  if (deallocs.size() != 2 || readers.empty())
+    return false;
+  memref::DeallocOp lastDealloc =
+      deallocs[0]->isBeforeInBlock(deallocs[1]) ? deallocs[1] : deallocs[0];
+
+  OpBuilder b(first);
+  Location loc = first.getLoc();
+  MemRefType oType = a1.getType();
+  int64_t rank = oType.getRank();
+  SmallVector<int64_t> shape(oType.getShape());
+  shape.back() = n1 + n2;
+  // Everything the merged op needs exists before `first`: the new buffers
+  // are sized by the allocations' sizes (defined before them).
+  b.setInsertionPoint(a1);
+  Value w = memref::ViewOp::create(b, loc, MemRefType::get({n1 + n2, k}, w1Type.getElementType()),
+                                   base1, cast<memref::ViewOp>(w1.getDefiningOp()).getByteShift(),
+                                   ValueRange{});
+  Value merged = memref::AllocOp::create(b, loc, MemRefType::get(shape, oType.getElementType()),
+                                         a1.getDynamicSizes());
+  b.setInsertionPoint(first);
+  linalg::FillOp::create(b, loc, f1.getInputs()[0], merged);
+  IRMapping mapping;
+  mapping.map(w1, w);
+  mapping.map(o1, merged);
+  b.clone(*first, mapping);
+  // The halves the readers read: f32 sums, or their rounding.
+  Value halvesOf = merged;
+  if (rounded) {
+    halvesOf = memref::AllocOp::create(b, loc, MemRefType::get(shape, element), a1.getDynamicSizes());
+    AffineMap id = b.getMultiDimIdentityMap(rank);
+    SmallVector<utils::IteratorType> parallel(rank, utils::IteratorType::parallel);
+    linalg::GenericOp::create(b, loc, ValueRange{merged}, ValueRange{halvesOf},
+                              ArrayRef<AffineMap>{id, id}, parallel,
+                              [&](OpBuilder &nb, Location l, ValueRange args) {
+                                linalg::YieldOp::create(
+                                    nb, l, arith::TruncFOp::create(nb, l, element, args[0]).getResult());
+                              });
+  }
+  auto half = [&](int64_t offset, int64_t size) -> Value {
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes, strides(rank, b.getIndexAttr(1));
+    unsigned dynamic = 0;
+    for (int64_t d = 0; d < rank; ++d)
+      sizes.push_back(d + 1 == rank              ? OpFoldResult(b.getIndexAttr(size))
+                      : oType.isDynamicDim(d) ? OpFoldResult(a1.getDynamicSizes()[dynamic++])
+                                              : OpFoldResult(b.getIndexAttr(oType.getDimSize(d))));
+    offsets.back() = b.getIndexAttr(offset);
+    return memref::SubViewOp::create(b, loc, halvesOf, offsets, sizes, strides);
+  };
+  Value h1 = half(0, n1), h2 = half(n1, n2);
+  for (linalg::GenericOp reader : readers) {
+    if (rounded) {
+      readRounded(reader, o1, h1);
+      readRounded(reader, o2, h2);
+    } else {
+      for (OpOperand *input : reader.getDpsInputOperands())
+        input->set(input->get() == o1 ? h1 : input->get() == o2 ? h2 : input->get());
+    }
+  }
+  b.setInsertionPoint(lastDealloc);
+  memref::DeallocOp::create(b, loc, merged);
+  if (rounded)
+    memref::DeallocOp::create(b, loc, halvesOf);
+  for (memref::DeallocOp d : deallocs)
+    d.erase();
+  second.erase();
+  first.erase();
+  f1.erase();
+  f2.erase();
+  a1.erase();
+  a2.erase();
+  return true;
+}
+
 struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsPass> {
   using Base::Base;
 
@@ -463,6 +610,23 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
       module.emitError("ssm-gpu-projections: expected max-rows >= 0, rows-per-tile >= 1, "
                        "1 <= warps-per-block <= 32 and 1 <= unroll <= 16");
       return signalPassFailure();
+    }
+    if (mergeSiblings) {
+      SmallVector<linalg::GenericOp> candidates;
+      module.walk([&](linalg::GenericOp op) {
+        if (!op->getParentOfType<gpu::LaunchOp>() && ssmc::isProjection(op))
+          candidates.push_back(op);
+      });
+      llvm::SmallPtrSet<Operation *, 8> erased;
+      for (linalg::GenericOp op : candidates) {
+        if (erased.contains(op))
+          continue;
+        Operation *sibling = op->getNextNode();
+        while (sibling && !isa<linalg::GenericOp>(sibling))
+          sibling = sibling->getNextNode();
+        if (mergeSibling(op) && sibling)
+          erased.insert(sibling);
+      }
     }
     SmallVector<linalg::GenericOp> projections;
     module.walk([&](linalg::GenericOp op) {

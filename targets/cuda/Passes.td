@@ -58,6 +58,9 @@ def GPUProjections : Pass<"ssm-gpu-projections", "::mlir::ModuleOp"> {
            "projection took 17.0 us split 4 ways, 15.5 split 2, 21.9 whole)">,
     Option<"unroll", "unroll", "int64_t", "4",
            "512-byte steps of a weight row whose loads a warp issues together">,
+    Option<"mergeSiblings", "merge-siblings", "bool", "true",
+           "merge two projections of the same activations whose weights are "
+           "adjacent (the MLP's gate and up) into one">,
     Option<"vendorGemm", "vendor-gemm", "bool", "true",
            "call the device's vendor GEMM for more than max-rows rows">];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
