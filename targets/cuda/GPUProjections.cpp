@@ -516,6 +516,8 @@ bool mergeSibling(linalg::GenericOp first) {
           user == f2.getOperation())
         continue;
       if (auto d = dyn_cast<memref::DeallocOp>(user)) {
+        if (d->getBlock() != second->getBlock() || !second->isBeforeInBlock(d))
+          return false;
         deallocs.push_back(d);
         continue;
       }

@@ -231,7 +231,7 @@ std::optional<MMAPlan> planMMA(linalg::GenericOp op, const ContractionShape &sha
       return std::nullopt;
     (readsJ ? plan.bLeaves : plan.aLeaves).push_back(leaf);
   }
-  if (plan.bLeaves.empty())
+  if (plan.aLeaves.empty() || plan.bLeaves.empty())
     return std::nullopt;
   return plan;
 }
