@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/IRQueries.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -68,24 +69,17 @@ linalg::GenericOp soleOverwriter(memref::AllocOp alloc) {
   return writer;
 }
 
-/// The buffer `v` is a view of (through view-like ops), or `v` itself.
-Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-
 /// Whether `writer` may read any part of the buffer `root` (an input, or a
 /// load in its body, of a view of it): writing there instead of a fresh
 /// buffer could then change what it reads.
 bool mayRead(linalg::GenericOp writer, Value root) {
   for (Value input : writer.getDpsInputs())
-    if (isa<MemRefType>(input.getType()) && rootOf(input) == root)
+    if (isa<MemRefType>(input.getType()) && ssmc::rootBuffer(input) == root)
       return true;
   bool reads = false;
   writer.getRegion().walk([&](Operation *op) {
     for (Value operand : op->getOperands())
-      if (isa<MemRefType>(operand.getType()) && rootOf(operand) == root)
+      if (isa<MemRefType>(operand.getType()) && ssmc::rootBuffer(operand) == root)
         reads = true;
   });
   return reads;
@@ -126,7 +120,7 @@ struct SSMElideResultCopiesPass
     // The destination must exist before W; a subview made after W from
     // values that exist before it moves up (it reads no contents).
     Value dst = copy.getTarget();
-    if (mayRead(writer, rootOf(dst)))
+    if (mayRead(writer, ssmc::rootBuffer(dst)))
       return;
     if (!dominance.properlyDominates(dst, writer)) {
       auto subview = dst.getDefiningOp<memref::SubViewOp>();

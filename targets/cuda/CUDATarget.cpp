@@ -2,6 +2,8 @@
 
 #include "targets/cuda/CUDATarget.h"
 
+#include "passes/IRQueries.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -171,10 +173,8 @@ llvm::Error ssmc::cuda::lowerToKernels(ModuleOp module, const CUDATargetDesc &ta
   // tensor-core sums (ssm-gpu-tile-contractions stages them once per tile);
   // float32 ones keep the CUDA-core sums, which would recompute them per
   // product.
-  bool halfModel = false;
-  if (auto model = module->getAttrOfType<DictionaryAttr>("ssm.model"))
-    if (auto dtype = model.getAs<TypeAttr>("dtype"))
-      halfModel = dtype.getValue().isBF16() || dtype.getValue().isF16();
+  Type modelType = ssmc::modelElementType(module);
+  bool halfModel = modelType && (modelType.isBF16() || modelType.isF16());
   if (llvm::Error e = cpu::runPipeline(module, kernelPipeline(chosen, halfModel), options))
     return e;
   if (auto gm = kernelModule(module); !gm)

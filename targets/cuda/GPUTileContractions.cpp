@@ -28,6 +28,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "targets/cuda/CUDAPasses.h"
+#include "passes/IRQueries.h"
 #include "targets/cuda/KernelBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -236,29 +237,12 @@ std::optional<MMAPlan> planMMA(linalg::GenericOp op, const ContractionShape &sha
   return plan;
 }
 
-/// The half-precision type the module's model computes in (`ssm.model`'s
-/// dtype), or null.
-Type modelElementType(Operation *op) {
-  auto module = op->getParentOfType<ModuleOp>();
-  if (!module && isa<ModuleOp>(op))
-    module = cast<ModuleOp>(op);
-  for (Operation *at = op; at && !module; at = at->getParentOp())
-    module = dyn_cast<ModuleOp>(at);
-  if (!module)
-    return {};
-  auto model = module->getAttrOfType<DictionaryAttr>("ssm.model");
-  if (!model)
-    return {};
-  auto dtype = model.getAs<TypeAttr>("dtype");
-  return dtype ? dtype.getValue() : Type();
-}
-
 struct GPUTileContractionsPass
     : ssmc::cuda::impl::GPUTileContractionsBase<GPUTileContractionsPass> {
   using Base::Base;
 
   void runOnOperation() override {
-    Type modelType = tensorCores ? modelElementType(getOperation()) : Type();
+    Type modelType = tensorCores ? ssmc::modelElementType(getOperation()) : Type();
     SmallVector<std::pair<linalg::GenericOp, ContractionShape>> ops;
     getOperation()->walk([&](linalg::GenericOp op) {
       if (op->getParentOfType<gpu::LaunchOp>())

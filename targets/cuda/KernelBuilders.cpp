@@ -2,6 +2,8 @@
 
 #include "targets/cuda/KernelBuilders.h"
 
+#include "passes/IRQueries.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -11,17 +13,8 @@
 
 using namespace mlir;
 
-namespace {
-/// The allocation or argument that the memref `v` is a view of.
-Value rootBuffer(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
-} // namespace
-
 linalg::FillOp ssmc::cuda::zeroFillBefore(Operation *op, Value out) {
-  Value root = rootBuffer(out);
+  Value root = ssmc::rootBuffer(out);
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
     if (auto fill = dyn_cast<linalg::FillOp>(prev); fill && fill.getOutputs()[0] == out) {
       auto value = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
@@ -35,7 +28,7 @@ linalg::FillOp ssmc::cuda::zeroFillBefore(Operation *op, Value out) {
       if (isa<memref::DimOp, ViewLikeOpInterface>(inner))
         return;
       for (Value operand : inner->getOperands())
-        touches |= isa<BaseMemRefType>(operand.getType()) && rootBuffer(operand) == root;
+        touches |= isa<BaseMemRefType>(operand.getType()) && ssmc::rootBuffer(operand) == root;
     });
     if (touches)
       return {};
@@ -171,13 +164,13 @@ linalg::GenericOp inPlaceWriterBefore(Operation *op, Value buffer) {
   if (!type)
     return {};
   unsigned loops = type.getRank();
-  Value root = rootBuffer(buffer);
+  Value root = ssmc::rootBuffer(buffer);
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
     if (isa<memref::AllocOp, memref::DimOp, arith::ConstantOp, ViewLikeOpInterface>(prev))
       continue;
     // A fill of another buffer (the op's own accumulator) may lie between.
     if (auto fill = dyn_cast<linalg::FillOp>(prev);
-        fill && rootBuffer(fill.getOutputs()[0]) != root)
+        fill && ssmc::rootBuffer(fill.getOutputs()[0]) != root)
       continue;
     auto producer = dyn_cast<linalg::GenericOp>(prev);
     if (!producer || !producer.hasPureBufferSemantics() || producer.getNumDpsInits() != 1 ||
@@ -186,7 +179,7 @@ linalg::GenericOp inPlaceWriterBefore(Operation *op, Value buffer) {
         !producer.getIndexingMapsArray().back().isIdentity())
       return {};
     for (OpOperand *operand : producer.getDpsInputOperands()) {
-      if (rootBuffer(operand->get()) == root ||
+      if (ssmc::rootBuffer(operand->get()) == root ||
           !producer.getMatchingIndexingMap(operand).isProjectedPermutation(true))
         return {};
     }
