@@ -40,7 +40,7 @@ namespace {
 bool isCheap(linalg::GenericOp op) {
   for (Operation &inner : op.getRegion().front())
     if (!isa<linalg::IndexOp, linalg::YieldOp>(inner) &&
-        inner.getDialect()->getNamespace() != "arith")
+        (!inner.getDialect() || inner.getDialect()->getNamespace() != "arith"))
       return false;
   return true;
 }

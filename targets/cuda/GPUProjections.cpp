@@ -470,8 +470,8 @@ std::optional<int64_t> viewOffset(Value w, Value &base) {
 /// ~5 us ramping up and draining). When every reader uses the sums only
 /// rounded to x's type, the merged sums are rounded right after the
 /// projection (its foldable consumer: stored rounded) and read so.
-/// Returns whether it merged `first` with its sibling.
-bool mergeSibling(linalg::GenericOp first) {
+/// Returns the sibling it merged `first` with (both are erased), or null.
+Operation *mergeSibling(linalg::GenericOp first) {
   Operation *next = first->getNextNode();
   linalg::GenericOp second;
   for (; next; next = next->getNextNode()) {
@@ -481,10 +481,10 @@ bool mergeSibling(linalg::GenericOp first) {
       break;
     }
     if (!isa<memref::AllocOp, linalg::FillOp, memref::ViewOp, arith::ConstantOp, memref::DimOp>(next))
-      return false;
+      return nullptr;
   }
   if (!second || second.getDpsInputs()[0] != first.getDpsInputs()[0])
-    return false;
+    return nullptr;
   Value x = first.getDpsInputs()[0];
   Value base1, base2;
   Value w1 = first.getDpsInputs()[1], w2 = second.getDpsInputs()[1];
@@ -493,10 +493,10 @@ bool mergeSibling(linalg::GenericOp first) {
   if (!off1 || !off2 || base1 != base2 || w1Type.getElementType() != w2Type.getElementType() ||
       !w1Type.hasStaticShape() || !w2Type.hasStaticShape() ||
       w1Type.getDimSize(1) != w2Type.getDimSize(1))
-    return false;
+    return nullptr;
   int64_t n1 = w1Type.getDimSize(0), n2 = w2Type.getDimSize(0), k = w1Type.getDimSize(1);
   if (*off2 != *off1 + n1 * k * (w1Type.getElementTypeBitWidth() / 8))
-    return false;
+    return nullptr;
   Value o1 = first.getDpsInits()[0], o2 = second.getDpsInits()[0];
   auto a1 = o1.getDefiningOp<memref::AllocOp>(), a2 = o2.getDefiningOp<memref::AllocOp>();
   linalg::FillOp f1 = ssmc::cuda::zeroFillBefore(first, o1),
@@ -504,7 +504,7 @@ bool mergeSibling(linalg::GenericOp first) {
   if (!a1 || !a2 || !f1 || !f2 || a1.getDynamicSizes() != a2.getDynamicSizes() ||
       !a1.getType().getLayout().isIdentity() || !a2.getType().getLayout().isIdentity() ||
       a1.getType().getRank() != a2.getType().getRank() || !a1.getType().getElementType().isF32())
-    return false;
+    return nullptr;
   // Every other user reads after `second` (readers), or frees.
   SmallVector<linalg::GenericOp> readers;
   SmallVector<memref::DeallocOp> deallocs;
@@ -517,20 +517,20 @@ bool mergeSibling(linalg::GenericOp first) {
         continue;
       if (auto d = dyn_cast<memref::DeallocOp>(user)) {
         if (d->getBlock() != second->getBlock() || !second->isBeforeInBlock(d))
-          return false;
+          return nullptr;
         deallocs.push_back(d);
         continue;
       }
       auto reader = dyn_cast<linalg::GenericOp>(user);
       if (!reader || reader->getBlock() != second->getBlock() || !second->isBeforeInBlock(reader))
-        return false;
+        return nullptr;
       if (!llvm::is_contained(readers, reader))
         readers.push_back(reader);
       rounded &= readsOnlyRounded(reader, o, element);
     }
   }
   if (deallocs.size() != 2 || readers.empty())
-    return false;
+    return nullptr;
   memref::DeallocOp lastDealloc =
       deallocs[0]->isBeforeInBlock(deallocs[1]) ? deallocs[1] : deallocs[0];
 
@@ -593,13 +593,14 @@ bool mergeSibling(linalg::GenericOp first) {
     memref::DeallocOp::create(b, loc, halvesOf);
   for (memref::DeallocOp d : deallocs)
     d.erase();
+  Operation *erased = second.getOperation();
   second.erase();
   first.erase();
   f1.erase();
   f2.erase();
   a1.erase();
   a2.erase();
-  return true;
+  return erased;
 }
 
 struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsPass> {
@@ -623,10 +624,7 @@ struct GPUProjectionsPass : ssmc::cuda::impl::GPUProjectionsBase<GPUProjectionsP
       for (linalg::GenericOp op : candidates) {
         if (erased.contains(op))
           continue;
-        Operation *sibling = op->getNextNode();
-        while (sibling && !isa<linalg::GenericOp>(sibling))
-          sibling = sibling->getNextNode();
-        if (mergeSibling(op) && sibling)
+        if (Operation *sibling = mergeSibling(op))
           erased.insert(sibling);
       }
     }
