@@ -385,20 +385,33 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
                    mul(nb, l, castFloat(nb, l, args[0], f32), castFloat(nb, l, args[1], f32)));
       });
   // Times the causal decay matrix, loops (b, c, h, l, s); see buildChunk.
+  // Half-precision models store these weights, and the entering states of
+  // step 3, in the model's type: upstream's chunk-scan kernel rounds both to
+  // it before its two matrix products (the weighted C B^T to x's type, the
+  // states to C's), and so do the tensor-core products that read them
+  // (ssm-gpu-tile-contractions rounds each factor as it stages it). Stored
+  // rounded, they cost half the memory traffic for the same results.
+  Type staged = resultElement.isBF16() || resultElement.isF16() ? resultElement : f32;
+  AffineMap id5 = t.map(5, {d(0), d(1), d(2), d(3), d(4)});
   Value weights = buildGenericInto(
-      b, loc, ValueRange{acum, acum}, cb,
-      {t.map(5, {d(0), d(1), d(3), d(2)}), t.map(5, {d(0), d(1), d(4), d(2)}),
-       t.map(5, {d(0), d(1), d(2), d(3), d(4)})},
-      {}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        return maskedDecay(nb, l, args, /*sLoop=*/4, /*lLoop=*/3);
+      b, loc, ValueRange{acum, acum, cb}, t.empty({batch, chunks, hSize, qSize, qSize}, staged),
+      {t.map(5, {d(0), d(1), d(3), d(2)}), t.map(5, {d(0), d(1), d(4), d(2)}), id5, id5}, {},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return castFloat(nb, l, maskedDecay(nb, l, args, /*sLoop=*/4, /*lLoop=*/3), staged);
       });
-  // Y_diag[b,c,l,h,p] = sum_s W[b,c,h,l,s] u[b,c,s,h,p], loops (b, c, l, h, s, p).
+  // Y_diag[b,c,l,h,p] = sum_{s <= l} W[b,c,h,l,s] u[b,c,s,h,p], loops
+  // (b, c, l, h, s, p). W is 0 above the diagonal already; saying s <= l
+  // in the sum too (the same value) lets a kernel skip those terms
+  // (ssm-gpu-tile-contractions bounds the sum per tile of l).
   Value yDiag = buildGenericInto(
       b, loc, ValueRange{weights, u}, t.zeros(seqHP),
       {t.map(6, {d(0), d(1), d(3), d(2), d(4)}), t.map(6, {d(0), d(1), d(4), d(3), d(5)}),
        t.map(6, {d(0), d(1), d(2), d(3), d(5)})},
       {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        return add(nb, l, args[2], mul(nb, l, args[0], args[1]));
+        Value w = arith::SelectOp::create(nb, l, notAfter(nb, l, 4, 2),
+                                          castFloat(nb, l, args[0], f32),
+                                          floatConstant(nb, l, f32, 0.0));
+        return add(nb, l, args[2], mul(nb, l, w, args[1]));
       });
 
   // Step 2: each chunk's own state from zero, S_c[b,c,h,p,n] =
@@ -427,12 +440,12 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
   // it before each chunk. Same order of operations as buildChunk's loop.
   ValueRange passed = buildGeneric(
       b, loc, ValueRange{chunkStates, total},
-      ValueRange{state, t.empty(statesHPN, f32)},
+      ValueRange{state, t.empty(statesHPN, staged)},
       {t.map(5, {d(0), d(4), d(1), d(2), d(3)}), t.map(5, {d(0), d(4), d(1)}),
        t.map(5, {d(0), d(1), d(2), d(3)}), t.map(5, {d(0), d(4), d(1), d(2), d(3)})},
       {4}, [&](OpBuilder &nb, Location l, ValueRange args) -> SmallVector<Value> {
         Value decayed = mul(nb, l, expOf(nb, l, args[1]), args[2]);
-        return {add(nb, l, decayed, args[0]), args[2]};
+        return {add(nb, l, decayed, args[0]), castFloat(nb, l, args[2], staged)};
       });
   Value finalState = passed[0], entering = passed[1];
 
@@ -443,9 +456,9 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
       {t.map(6, {d(0), d(1), d(2), d(3).floorDiv(rc), d(5)}),
        t.map(6, {d(0), d(1), d(3), d(4), d(5)}), t.map(6, {d(0), d(1), d(2), d(3), d(4)})},
       {5}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        return add(nb, l, args[2], mul(nb, l, castFloat(nb, l, args[0], f32), args[1]));
+        return add(nb, l, args[2],
+                   mul(nb, l, castFloat(nb, l, args[0], f32), castFloat(nb, l, args[1], f32)));
       });
-  AffineMap id5 = t.map(5, {d(0), d(1), d(2), d(3), d(4)});
   SmallVector<Value> yInputs = {yDiag, stateC, acum};
   SmallVector<AffineMap> yMaps = {id5, id5, t.map(5, {d(0), d(1), d(2), d(3)})};
   if (in.skip) {

@@ -364,6 +364,10 @@ bool Manifest::fromJson(const JsonValue &json, Manifest &out,
   if (!hyper)
     return false;
   m.hyperParameters = *hyper;
+  if (hyper->find("max_prefill_tokens") &&
+      !r.integer(*hyper, "hyper_parameters.", "max_prefill_tokens", 1, INT32_MAX,
+                 m.maxPrefillTokens))
+    return false;
   if (!r.integer(json, "", "abi_version", 0, UINT32_MAX, i64))
     return false;
   m.abiVersion = static_cast<uint32_t>(i64);

@@ -109,6 +109,9 @@ struct Manifest {
   std::string dtype;
   int64_t vocabSize = 0;
   JsonValue hyperParameters = JsonValue::makeObject();
+  /// hyper_parameters.max_prefill_tokens: most batch-tokens per prefill
+  /// call (0: not given; the runtime's default applies).
+  int64_t maxPrefillTokens = 0;
   uint32_t abiVersion = 0;
   std::string prefillEntry;
   std::string decodeEntry;

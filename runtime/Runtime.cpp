@@ -793,9 +793,13 @@ Status Session::prefill(int32_t n, const int32_t *slots,
   }
   // A prompt split in pieces gives the same state and logits as one call
   // (the state carries across calls), so long prefills run in pieces of at
-  // most kMaxPrefillTokens batch-tokens: the generated code's intermediate
-  // buffers grow with batch x length, and this bounds them.
-  const int64_t piece = std::max<int64_t>(1, kMaxPrefillTokens / std::max<int32_t>(n, 1));
+  // most max_prefill_tokens batch-tokens (the compiler's choice for the
+  // target, in the manifest): the generated code's intermediate buffers
+  // grow with batch x length, and this bounds them.
+  const int64_t maxTokens = model().manifest().maxPrefillTokens > 0
+                                ? model().manifest().maxPrefillTokens
+                                : kMaxPrefillTokens;
+  const int64_t piece = std::max<int64_t>(1, maxTokens / std::max<int32_t>(n, 1));
   std::vector<int32_t> pieceSlots, pieceLengths, pieceIndex;
   std::vector<float> pieceLogits;
   for (int64_t start = 0; start < seqLen; start += piece) {

@@ -194,7 +194,8 @@ private:
   ssmc_parallel parallel{};
   // Per-call staging, kept to avoid allocating on every decode step.
   /// Most batch-tokens one prefill call hands the generated code (see
-  /// Session::prefill).
+  /// Session::prefill): the manifest's hyper_parameters.max_prefill_tokens,
+  /// this when it has none (artifacts of older compilers).
   static constexpr int64_t kMaxPrefillTokens = 2048;
   std::vector<int32_t> tokenRect, lengthBuf, slotBuf;
   std::vector<int64_t> positionBuf;

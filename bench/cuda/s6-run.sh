@@ -79,12 +79,16 @@ if has ncu-prefill; then
   python3 bench/cuda/kernel-times.py "$O/ncu-l8b-prefill.csv" 12
 fi
 if has scan; then
-  # One prefill call takes at most 2048 tokens (Runtime.h kMaxPrefillTokens),
-  # so a 32768-token prompt is 16 calls of this same shape (and a 32K id
-  # list is over the kernel's 128 KB limit for one argument).
-  P=$(seq -s, 1 2048)
-  timeout 200 ncu --csv --metrics gpu__time_duration.sum -k "$(cat ${SCAN_KERNELS:-out/l8b-scan-kernels.txt})" $RUN $G/llamba-8b.ssmx --prompt-ids "$P" --max-new-tokens 1 > "$O/ncu-l8b-scan.csv" 2> "$O/ncu-l8b-scan.err"
-  python3 bench/cuda/scan-times.py "$O/ncu-l8b-scan.csv" 2048 16
+  # One prefill call takes at most the manifest's max_prefill_tokens (8192
+  # for CUDA artifacts of attention-free models since session 8, 2048
+  # before), so a 32768-token prompt is 32768 / T calls of the shape timed
+  # here (and a 32K id list is over the kernel's 128 KB limit for one
+  # argument). SCAN_TOKENS lists the prompt lengths T to time.
+  for T in ${SCAN_TOKENS:-2048}; do
+    P=$(seq -s, 1 $T)
+    timeout 200 ncu --csv --metrics gpu__time_duration.sum -k "$(cat ${SCAN_KERNELS:-out/l8b-scan-kernels.txt})" $RUN $G/llamba-8b.ssmx --prompt-ids "$P" --max-new-tokens 1 > "$O/ncu-l8b-scan-$T.csv" 2> "$O/ncu-l8b-scan-$T.err"
+    python3 bench/cuda/scan-times.py "$O/ncu-l8b-scan-$T.csv" $T $((32768 / T))
+  done
 fi
 if has torch; then
   [ -d /tmp/torch-check ] || tar -C /tmp -xJf out/tc.tar.xz

@@ -21,7 +21,7 @@ launches = [(m.start(), m.group(1)) for m in re.finditer(r"gpu\.launch_func\s+(?
 # ?x H x P x N state.
 def is_pass(name):
     t = sig.get(name, "")
-    return len(re.findall(r"memref<\?x\?x\d+x\d+x\d+xf32>", t)) >= 2 and re.search(r"memref<\?x\d+x\d+x\d+xf32>", t)
+    return len(re.findall(r"memref<\?x\?x\d+x\d+x\d+x(?:f32|bf16|f16)>", t)) >= 2 and re.search(r"memref<\?x\d+x\d+x\d+xf32>", t)
 idx = next(i for i, (_, n) in enumerate(launches) if is_pass(n))
 # The enclosing scf.if: from the last "scf.if" before that launch to its
 # matching end; take the launches in that span.

@@ -499,6 +499,15 @@ int ssmc::driver::runCompile(int argc, char **argv) {
                              weightNameOf<ssmc::ssm::EmbedOp>(**module, /*table=*/0)));
   hyper.set("lm_head", ssmc::rt::JsonValue::makeString(
                            weightNameOf<ssmc::ssm::LMHeadOp>(**module, /*weight=*/1)));
+  // Most batch-tokens the runtime hands one prefill call (it splits longer
+  // prompts; the state carries across calls). The intermediates grow with
+  // batch x tokens: a host's memory and a per-call thread pool do well with
+  // 2048. A GPU holds more, and longer calls give its scan kernels more
+  // chunks per launch; attention's scores grow with the square of the
+  // call's length, so models with a KV cache stay at 2048.
+  bool hasKVCache = llvm::any_of(*states, [](const auto &s) { return s.growsWithContext; });
+  hyper.set("max_prefill_tokens",
+            ssmc::rt::JsonValue::makeInt(cuda && !hasKVCache ? 8192 : 2048));
 
 
   if (cuda)

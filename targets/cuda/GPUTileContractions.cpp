@@ -203,6 +203,43 @@ std::optional<llvm::SmallBitVector> loopsOf(Value v, linalg::GenericOp op, Block
   return loops;
 }
 
+/// Whether the term is 0 wherever k > i: one of its factors is
+/// `select(k <= i, v, 0.0)` (or k < i, or i >= k, i > k) on the loops'
+/// indices, as in the chunked scan's causal sum over earlier tokens. A
+/// tile of rows i0 .. i0 + T - 1 then needs k < i0 + T only; the terms it
+/// skips are products with +0.0, which add nothing to a finite sum.
+bool isCausal(linalg::GenericOp op, const ContractionShape &shape) {
+  Block &body = op.getRegion().front();
+  arith::AddFOp sum = ssmc::cuda::finalSum(op);
+  BlockArgument acc = body.getArgument(body.getNumArguments() - 1);
+  Value term = sum.getLhs() == acc ? sum.getRhs() : sum.getLhs();
+  SmallVector<Value> leaves;
+  collectFactors(term, body, leaves);
+  auto indexOf = [](Value v) -> std::optional<unsigned> {
+    if (auto idx = v.getDefiningOp<linalg::IndexOp>())
+      return idx.getDim();
+    return std::nullopt;
+  };
+  for (Value leaf : leaves) {
+    auto select = leaf.getDefiningOp<arith::SelectOp>();
+    auto zero = select ? select.getFalseValue().getDefiningOp<arith::ConstantOp>() : nullptr;
+    auto zeroValue = zero ? dyn_cast<FloatAttr>(zero.getValue()) : FloatAttr();
+    auto cmp = select ? select.getCondition().getDefiningOp<arith::CmpIOp>() : nullptr;
+    if (!zeroValue || !zeroValue.getValue().isZero() || !cmp)
+      continue;
+    std::optional<unsigned> lhs = indexOf(cmp.getLhs()), rhs = indexOf(cmp.getRhs());
+    if (!lhs || !rhs)
+      continue;
+    using P = arith::CmpIPredicate;
+    P pred = cmp.getPredicate();
+    bool kFirst = *lhs == shape.k && *rhs == shape.i, iFirst = *lhs == shape.i && *rhs == shape.k;
+    if ((kFirst && (pred == P::ule || pred == P::ult || pred == P::sle || pred == P::slt)) ||
+        (iFirst && (pred == P::uge || pred == P::ugt || pred == P::sge || pred == P::sgt)))
+      return true;
+  }
+  return false;
+}
+
 /// The mma.sync plan for `op`, when the model's type is half precision and
 /// the term factors into an i-side and a j-side.
 std::optional<MMAPlan> planMMA(linalg::GenericOp op, const ContractionShape &shape,
@@ -243,15 +280,130 @@ struct GPUTileContractionsPass
 
   void runOnOperation() override {
     Type modelType = tensorCores ? ssmc::modelElementType(getOperation()) : Type();
-    SmallVector<std::pair<linalg::GenericOp, ContractionShape>> ops;
+    SmallVector<Contraction, 16> ops;
     getOperation()->walk([&](linalg::GenericOp op) {
       if (op->getParentOfType<gpu::LaunchOp>())
         return;
       if (std::optional<ContractionShape> shape = match(op))
-        ops.push_back({op, *shape});
+        ops.push_back({op, *shape, planMMA(op, *shape, modelType)});
     });
-    for (auto &[op, shape] : ops)
-      rewrite(op, shape, planMMA(op, shape, modelType));
+    // Pair each contraction with a sibling whose sums its consumer also
+    // reads; the sibling is computed in the same kernel, not on its own.
+    llvm::DenseMap<Operation *, Sibling> siblings;
+    llvm::DenseSet<Operation *> absorbed;
+    for (Contraction &c : ops) {
+      if (absorbed.contains(c.op))
+        continue;
+      if (std::optional<Sibling> sibling = findSibling(c, ops); sibling && !absorbed.contains(c.op)) {
+        absorbed.insert(sibling->c.op);
+        siblings.try_emplace(c.op, *sibling);
+      }
+    }
+    for (Contraction &c : ops) {
+      if (absorbed.contains(c.op))
+        continue;
+      auto it = siblings.find(c.op);
+      rewrite(c.op, c.shape, c.mma, it == siblings.end() ? nullptr : &it->second);
+    }
+  }
+
+  struct Contraction {
+    linalg::GenericOp op;
+    ContractionShape shape;
+    std::optional<MMAPlan> mma;
+  };
+  /// A contraction computed in another's kernel: both sum over the same
+  /// output tiles and one elementwise consumer reads both sums (the chunked
+  /// scan's Y_diag beside S . C). `loops[d]` is the kernel op's loop that
+  /// the sibling's loop d corresponds to (through the outputs' indices).
+  struct Sibling {
+    Contraction c;
+    SmallVector<unsigned> loops;
+  };
+
+  /// The sibling of `c` (see Sibling) among `ops`: a contraction earlier in
+  /// the same block whose output is a local buffer that is zero-filled
+  /// right before it, read only by `c`'s foldable consumer, at the same
+  /// (identity) indices as `c`'s output, with the same roles of its output
+  /// dims and the same kind of product; nothing between the two may write
+  /// what the sibling reads.
+  std::optional<Sibling> findSibling(Contraction &c, MutableArrayRef<Contraction> ops) {
+    Value out = c.op.getDpsInits()[0];
+    linalg::GenericOp consumer = ssmc::cuda::foldableConsumerOf(c.op, out, /*allowBroadcast=*/false);
+    if (!consumer || consumer.getDpsInits()[0] == out)
+      return std::nullopt;
+    for (OpOperand *input : consumer.getDpsInputOperands()) {
+      Value buffer = input->get();
+      if (buffer == out || !consumer.getMatchingIndexingMap(input).isIdentity() ||
+          !buffer.getDefiningOp<memref::AllocOp>())
+        continue;
+      Contraction *sib = llvm::find_if(ops, [&](Contraction &o) {
+        return o.op != c.op && o.op.getDpsInits()[0] == buffer;
+      });
+      if (sib == ops.end() || sib->op->getBlock() != c.op->getBlock() ||
+          !sib->op->isBeforeInBlock(c.op) || sib->mma.has_value() != c.mma.has_value())
+        continue;
+      bool onlyExpectedUsers = llvm::all_of(buffer.getUsers(), [&](Operation *user) {
+        return user == sib->op.getOperation() || user == consumer.getOperation() ||
+               isa<memref::DeallocOp, linalg::FillOp>(user);
+      });
+      if (!onlyExpectedUsers || !ssmc::cuda::zeroFillBefore(sib->op, buffer) ||
+          ssmc::cuda::inPlaceProducerOfInit(sib->op))
+        continue;
+      // Output dim p is loop map(p) of each: the roles must agree.
+      AffineMap mine = c.op.getIndexingMapsArray().back(),
+                theirs = sib->op.getIndexingMapsArray().back();
+      if (mine.getNumResults() != theirs.getNumResults() || !mine.isProjectedPermutation() ||
+          !theirs.isProjectedPermutation())
+        continue;
+      Sibling sibling{*sib, SmallVector<unsigned>(sib->op.getNumLoops(), ~0u)};
+      bool rolesAgree = true;
+      for (unsigned p = 0; p < mine.getNumResults(); ++p) {
+        unsigned m = mine.getDimPosition(p), t = theirs.getDimPosition(p);
+        rolesAgree &= (m == c.shape.i) == (t == sib->shape.i) && (m == c.shape.j) == (t == sib->shape.j);
+        sibling.loops[t] = m;
+      }
+      if (!rolesAgree)
+        continue;
+      // What the sibling reads must hold the same values where the kernel
+      // runs (at `c`).
+      llvm::SmallPtrSet<Value, 8> roots;
+      for (Value read : sib->op.getDpsInputs())
+        if (isa<BaseMemRefType>(read.getType()))
+          roots.insert(ssmc::rootBuffer(read));
+      bool clobbered = false;
+      for (Operation *between = sib->op->getNextNode(); between != c.op.getOperation();
+           between = between->getNextNode())
+        clobbered |= mayWriteAny(between, roots);
+      if (clobbered)
+        continue;
+      return sibling;
+    }
+    return std::nullopt;
+  }
+
+  /// Whether `op` (or an op inside it) may write or free a buffer whose root
+  /// is in `roots`.
+  static bool mayWriteAny(Operation *op, const llvm::SmallPtrSetImpl<Value> &roots) {
+    bool writes = false;
+    op->walk([&](Operation *inner) {
+      if (auto effects = dyn_cast<MemoryEffectOpInterface>(inner)) {
+        SmallVector<MemoryEffects::EffectInstance> instances;
+        effects.getEffects(instances);
+        for (MemoryEffects::EffectInstance &e : instances) {
+          if (!isa<MemoryEffects::Write, MemoryEffects::Free>(e.getEffect()))
+            continue;
+          Value v = e.getValue();
+          writes |= !v || !isa<BaseMemRefType>(v.getType()) || roots.contains(ssmc::rootBuffer(v));
+        }
+        return;
+      }
+      if (inner->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+        return;
+      for (Value operand : inner->getOperands())
+        writes |= isa<BaseMemRefType>(operand.getType()) && roots.contains(ssmc::rootBuffer(operand));
+    });
+    return writes;
   }
 
   /// What a thread computes: its sums and, per sum, the loop values i and j
@@ -261,7 +413,7 @@ struct GPUTileContractionsPass
   };
 
   void rewrite(linalg::GenericOp op, const ContractionShape &shape,
-               const std::optional<MMAPlan> &mma) {
+               const std::optional<MMAPlan> &mma, Sibling *sibling) {
     OpBuilder b(op);
     Location loc = op.getLoc();
     MLIRContext *ctx = op.getContext();
@@ -310,26 +462,35 @@ struct GPUTileContractionsPass
     auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
     SmallVector<Type> attributions;
     SmallVector<OpOperand *> inputs = op.getDpsInputOperands();
+    unsigned siblingMemory = 0; // the sibling's first workgroup buffer
     if (mma) {
       // The rounded factors A[i, k] and B[j, k] (k innermost, two values
       // per 32-bit word as the mma fragments hold them). Rows padded by 4
       // words: the 8 rows a fragment load reads start in distinct banks.
+      // A sibling's sums run after these and reuse the two buffers.
       Type word = b.getI32Type();
+      int64_t slice = std::max(mma->kSlice, sibling ? sibling->c.mma->kSlice : 0);
       for (int n = 0; n < 2; ++n)
-        attributions.push_back(MemRefType::get({tile, mma->kSlice / 2 + 4}, word, AffineMap(), workgroup));
+        attributions.push_back(MemRefType::get({tile, slice / 2 + 4}, word, AffineMap(), workgroup));
     } else {
       // A 16 x (T + 1) tile per i- or j-operand (padded rows: the
       // column-wise stores of k-innermost operands do not all hit one
       // bank), 16 values per k-only operand, none for batch-only inputs.
-      for (auto [n, input] : llvm::enumerate(inputs)) {
-        if (shape.roles[n] == 'n')
-          continue;
-        Type element = cast<MemRefType>(input->get().getType()).getElementType();
-        SmallVector<int64_t> tileShape =
-            shape.roles[n] == 'k' ? SmallVector<int64_t>{kTileK}
-                                  : SmallVector<int64_t>{kTileK, tile + 1};
-        attributions.push_back(MemRefType::get(tileShape, element, AffineMap(), workgroup));
-      }
+      auto stage = [&](linalg::GenericOp staged, const ContractionShape &roles) {
+        for (auto [n, input] : llvm::enumerate(staged.getDpsInputOperands())) {
+          if (roles.roles[n] == 'n')
+            continue;
+          Type element = cast<MemRefType>(input->get().getType()).getElementType();
+          SmallVector<int64_t> tileShape =
+              roles.roles[n] == 'k' ? SmallVector<int64_t>{kTileK}
+                                    : SmallVector<int64_t>{kTileK, tile + 1};
+          attributions.push_back(MemRefType::get(tileShape, element, AffineMap(), workgroup));
+        }
+      };
+      stage(op, shape);
+      siblingMemory = attributions.size();
+      if (sibling)
+        stage(sibling->c.op, sibling->c.shape);
     }
     Value c1 = index(1);
     auto launch = gpu::LaunchOp::create(b, loc, blocks, c1, c1, index(kThreadsPerSide * kThreadsPerSide),
@@ -362,9 +523,23 @@ struct GPUTileContractionsPass
                     arith::SubIOp::create(b, loc, sizeI, c1),
                     arith::SubIOp::create(b, loc, sizeJ, c1), tile};
     ThreadSums sums = mma ? emitMMASums(frame, *mma) : emitFMASums(frame);
+    // The sibling's sums over the same tile, from its own operands.
+    std::optional<ThreadSums> siblingSums;
+    linalg::FillOp siblingFill;
+    if (sibling) {
+      linalg::GenericOp sib = sibling->c.op;
+      siblingFill = ssmc::cuda::zeroFillBefore(sib, sib.getDpsInits()[0]);
+      SmallVector<Value> sibIvs(sib.getNumLoops());
+      for (unsigned d : sibling->c.shape.batch)
+        sibIvs[d] = ivs[sibling->loops[d]];
+      TileFrame sibFrame{b,     loc,      sib,      sibling->c.shape, launch, sibIvs,
+                         frame.i0, frame.j0, frame.lastI, frame.lastJ, tile, siblingMemory};
+      siblingSums = mma ? emitMMASums(sibFrame, *sibling->c.mma) : emitFMASums(sibFrame);
+      assert(siblingSums->sums.size() == sums.sums.size() && "sibling tiles differ");
+    }
 
     // Store the sums of in-range outputs (or the consumer's values there).
-    for (auto [total, row, col] : llvm::zip(sums.sums, sums.rows, sums.cols)) {
+    for (auto [e, total, row, col] : llvm::enumerate(sums.sums, sums.rows, sums.cols)) {
       SmallVector<Value> outIvs(ivs);
       outIvs[shape.i] = row;
       outIvs[shape.j] = col;
@@ -381,7 +556,11 @@ struct GPUTileContractionsPass
                                 : memref::LoadOp::create(b, loc, out, outIndices).getResult();
         value = arith::AddFOp::create(b, loc, before, value);
       }
-      if (consumer)
+      if (consumer && siblingSums) {
+        std::pair<Value, Value> known[] = {
+            {out, value}, {sibling->c.op.getDpsInits()[0], siblingSums->sums[e]}};
+        ssmc::cuda::emitConsumerAt(b, loc, consumer, known, outIndices);
+      } else if (consumer)
         ssmc::cuda::emitConsumerAt(b, loc, consumer, out, value, outIndices);
       else
         memref::StoreOp::create(b, loc, value, out, outIndices);
@@ -393,6 +572,18 @@ struct GPUTileContractionsPass
     if (producer)
       producer.erase();
     op.erase();
+    if (sibling) {
+      Value sibOut = sibling->c.op.getDpsInits()[0];
+      if (siblingFill)
+        siblingFill.erase();
+      sibling->c.op.erase();
+      // Nothing reads the sibling's buffer any more.
+      if (llvm::all_of(sibOut.getUsers(), [](Operation *u) { return isa<memref::DeallocOp>(u); })) {
+        for (Operation *user : llvm::make_early_inc_range(sibOut.getUsers()))
+          user->erase();
+        sibOut.getDefiningOp()->erase();
+      }
+    }
   }
 
   /// The kernel being built: where its block's tile starts and how
@@ -406,6 +597,20 @@ struct GPUTileContractionsPass
     SmallVector<Value> ivs; ///< batch loops set; i, j, k unset
     Value i0, j0, lastI, lastJ;
     int64_t tile;
+    unsigned firstMemory = 0; ///< the op's first workgroup buffer (CUDA-core path)
+
+    /// Where the sum over k stops for this block: the extent of k, or for
+    /// a causal term (isCausal) the end of the tile's rows rounded up to
+    /// whole slices of `slice`.
+    Value kEnd(int64_t slice) {
+      int64_t extentK = op.getStaticLoopRanges()[shape.k];
+      if (!isCausal(op, shape))
+        return index(extentK);
+      Value rowsEnd = add(i0, tile);
+      Value rounded = arith::MulIOp::create(
+          b, loc, arith::CeilDivUIOp::create(b, loc, rowsEnd, index(slice)), index(slice));
+      return arith::MinUIOp::create(b, loc, rounded, index(extentK));
+    }
 
     Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
     Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
@@ -447,7 +652,7 @@ struct GPUTileContractionsPass
     SmallVector<Value> workgroupMemory, batchOnly(inputs.size());
     {
       auto attributions = f.launch.getWorkgroupAttributions();
-      unsigned next = 0;
+      unsigned next = f.firstMemory;
       for (auto [n, input] : llvm::enumerate(inputs)) {
         if (shape.roles[n] != 'n') {
           workgroupMemory.push_back(attributions[next++]);
@@ -466,9 +671,8 @@ struct GPUTileContractionsPass
     Type accType = accArg.getType();
     Value zero = arith::ConstantOp::create(b, loc, accType, b.getZeroAttr(accType));
     int64_t sums = perThread * perThread;
-    int64_t extentK = op.getStaticLoopRanges()[shape.k];
 
-    auto kTiles = scf::ForOp::create(b, loc, index(0), index(extentK), index(kTileK),
+    auto kTiles = scf::ForOp::create(b, loc, index(0), f.kEnd(kTileK), index(kTileK),
                                      SmallVector<Value>(sums, zero));
     {
       OpBuilder::InsertionGuard g(b);
@@ -614,7 +818,6 @@ struct GPUTileContractionsPass
                                           index(warpCols));
     auto smem = f.launch.getWorkgroupAttributions();
     Block &body = op.getRegion().front();
-    int64_t extentK = op.getStaticLoopRanges()[shape.k];
     int64_t accs = mTiles * nTiles * 4;
     Value zero = arith::ConstantOp::create(b, loc, f32, b.getZeroAttr(f32));
 
@@ -696,7 +899,7 @@ struct GPUTileContractionsPass
       return arith::OrIOp::create(b, loc, bits(lo), high).getResult();
     };
 
-    auto kTiles = scf::ForOp::create(b, loc, index(0), index(extentK), index(slice),
+    auto kTiles = scf::ForOp::create(b, loc, index(0), f.kEnd(slice), index(slice),
                                      SmallVector<Value>(accs, zero));
     {
       OpBuilder::InsertionGuard g(b);

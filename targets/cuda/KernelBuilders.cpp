@@ -120,6 +120,14 @@ void ssmc::cuda::hoistBetween(Operation *op, linalg::GenericOp consumer) {
 
 Value ssmc::cuda::evaluateBodyAt(OpBuilder &b, Location loc, linalg::GenericOp generic,
                                  ArrayRef<Value> ivs, Value known, Value knownValue) {
+  if (!known)
+    return evaluateBodyAt(b, loc, generic, ivs, ArrayRef<std::pair<Value, Value>>{});
+  std::pair<Value, Value> pair{known, knownValue};
+  return evaluateBodyAt(b, loc, generic, ivs, ArrayRef(pair));
+}
+
+Value ssmc::cuda::evaluateBodyAt(OpBuilder &b, Location loc, linalg::GenericOp generic,
+                                 ArrayRef<Value> ivs, ArrayRef<std::pair<Value, Value>> known) {
   Block &body = generic.getRegion().front();
   IRMapping mapping;
   auto maps = generic.getIndexingMapsArray();
@@ -127,8 +135,9 @@ Value ssmc::cuda::evaluateBodyAt(OpBuilder &b, Location loc, linalg::GenericOp g
     BlockArgument arg = body.getArgument(operand.getOperandNumber());
     if (arg.use_empty())
       continue;
-    if (known && operand.get() == known) {
-      mapping.map(arg, knownValue);
+    auto knownAt = llvm::find_if(known, [&](const auto &k) { return k.first == operand.get(); });
+    if (knownAt != known.end()) {
+      mapping.map(arg, knownAt->second);
       continue;
     }
     SmallVector<Value> indices;
@@ -150,7 +159,13 @@ Value ssmc::cuda::evaluateBodyAt(OpBuilder &b, Location loc, linalg::GenericOp g
 
 void ssmc::cuda::emitConsumerAt(OpBuilder &b, Location loc, linalg::GenericOp consumer, Value out,
                                 Value value, ArrayRef<Value> ivs) {
-  Value result = evaluateBodyAt(b, loc, consumer, ivs, out, value);
+  std::pair<Value, Value> pair{out, value};
+  emitConsumerAt(b, loc, consumer, ArrayRef(pair), ivs);
+}
+
+void ssmc::cuda::emitConsumerAt(OpBuilder &b, Location loc, linalg::GenericOp consumer,
+                                ArrayRef<std::pair<Value, Value>> known, ArrayRef<Value> ivs) {
+  Value result = evaluateBodyAt(b, loc, consumer, ivs, known);
   memref::StoreOp::create(b, loc, result, consumer.getDpsInits()[0], ivs);
 }
 

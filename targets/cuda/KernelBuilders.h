@@ -55,6 +55,11 @@ mlir::Value evaluateBodyAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg:
                            mlir::ArrayRef<mlir::Value> ivs, mlir::Value known = {},
                            mlir::Value knownValue = {});
 
+/// The same with any number of (operand, value) pairs known.
+mlir::Value evaluateBodyAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::GenericOp generic,
+                           mlir::ArrayRef<mlir::Value> ivs,
+                           mlir::ArrayRef<std::pair<mlir::Value, mlir::Value>> known);
+
 /// The elementwise op that writes `input` in place right before `op` reads
 /// it at identity indices (the scan's state update before y = S' . C): an
 /// all-parallel linalg.generic over the same loops whose only output is
@@ -75,6 +80,12 @@ mlir::linalg::GenericOp inPlaceProducerOfInit(mlir::linalg::GenericOp op);
 /// for the element it reads from `out`, and stores the result in its output.
 void emitConsumerAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::GenericOp consumer,
                     mlir::Value out, mlir::Value value, mlir::ArrayRef<mlir::Value> ivs);
+
+/// The same with several known operands: each (buffer, value) pair stands
+/// for the element the consumer reads from that buffer.
+void emitConsumerAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::GenericOp consumer,
+                    mlir::ArrayRef<std::pair<mlir::Value, mlir::Value>> known,
+                    mlir::ArrayRef<mlir::Value> ivs);
 
 /// The sum of the f32 `value` over the 32 lanes of the warp (a butterfly of
 /// gpu.shuffle xor), in every lane; all lanes must take part.

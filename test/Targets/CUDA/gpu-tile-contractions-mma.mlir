@@ -127,3 +127,80 @@ func.func @c_bt_f32(%C: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf32>
   return
 }
 }
+
+// -----
+
+// Sibling sums on tensor cores (see gpu-tile-contractions.mlir
+// @sibling_sums): S . C (K = 64, two slices of 32) and then Y_diag (K = 128,
+// four slices) reuse the same two staging buffers in one kernel; the
+// consumer reads both sets of 16 sums.
+// CHECK-LABEL: func.func @sibling_sums_bf16
+// CHECK: gpu.launch
+// CHECK-SAME: workgroup({{.*}} : memref<64x20xi32, {{.*}}>, {{.*}} : memref<64x20xi32, {{.*}}>)
+// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK: scf.for {{.*}} to %c128{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK: math.exp
+// CHECK: memref.store {{.*}} : memref<?x?x128x32x128xbf16>
+// CHECK-NOT: gpu.launch
+// FMA-LABEL: func.func @sibling_sums_bf16
+// FMA: gpu.launch
+// FMA-NOT: gpu.launch
+// FMA: return
+#w = affine_map<(b, c, l, h, s, p) -> (b, c, h, l, s)>
+#x = affine_map<(b, c, l, h, s, p) -> (b, c, s, h, p)>
+#yd = affine_map<(b, c, l, h, s, p) -> (b, c, l, h, p)>
+#cm = affine_map<(b, c, l, h, p, n) -> (b, c, l, h, n)>
+#sm = affine_map<(b, c, l, h, p, n) -> (b, c, h, p, n)>
+#ys = affine_map<(b, c, l, h, p, n) -> (b, c, l, h, p)>
+#id5 = affine_map<(b, c, l, h, p) -> (b, c, l, h, p)>
+#a5 = affine_map<(b, c, l, h, p) -> (b, c, l, h)>
+module attributes {ssm.model = {dtype = bf16}} {
+func.func @sibling_sums_bf16(%W: memref<?x?x32x128x128xbf16>, %X: memref<?x?x128x32x128xbf16>,
+                             %C: memref<?x?x128x32x64xbf16>, %S: memref<?x?x32x128x64xbf16>,
+                             %acum: memref<?x?x128x32xf32>, %y: memref<?x?x128x32x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %X, %c0 : memref<?x?x128x32x128xbf16>
+  %n = memref.dim %X, %c1 : memref<?x?x128x32x128xbf16>
+  %yd = memref.alloc(%b, %n) : memref<?x?x128x32x128xf32>
+  linalg.fill ins(%zero : f32) outs(%yd : memref<?x?x128x32x128xf32>)
+  linalg.generic {indexing_maps = [#w, #x, #yd],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "parallel"]}
+      ins(%W, %X : memref<?x?x32x128x128xbf16>, memref<?x?x128x32x128xbf16>) outs(%yd : memref<?x?x128x32x128xf32>) {
+  ^bb0(%wv: bf16, %xv: bf16, %acc: f32):
+    %0 = arith.extf %wv : bf16 to f32
+    %1 = arith.extf %xv : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  %sc = memref.alloc(%b, %n) : memref<?x?x128x32x128xf32>
+  linalg.fill ins(%zero : f32) outs(%sc : memref<?x?x128x32x128xf32>)
+  linalg.generic {indexing_maps = [#cm, #sm, #ys],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%C, %S : memref<?x?x128x32x64xbf16>, memref<?x?x32x128x64xbf16>) outs(%sc : memref<?x?x128x32x128xf32>) {
+  ^bb0(%cv: bf16, %sv: bf16, %acc: f32):
+    %0 = arith.extf %cv : bf16 to f32
+    %1 = arith.extf %sv : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#id5, #id5, #a5, #id5], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+      ins(%yd, %sc, %acum : memref<?x?x128x32x128xf32>, memref<?x?x128x32x128xf32>, memref<?x?x128x32xf32>)
+      outs(%y : memref<?x?x128x32x128xbf16>) {
+  ^bb0(%d: f32, %s: f32, %a: f32, %o: bf16):
+    %0 = math.exp %a : f32
+    %1 = arith.mulf %0, %s : f32
+    %2 = arith.addf %d, %1 : f32
+    %3 = arith.truncf %2 : f32 to bf16
+    linalg.yield %3 : bf16
+  }
+  memref.dealloc %yd : memref<?x?x128x32x128xf32>
+  memref.dealloc %sc : memref<?x?x128x32x128xf32>
+  return
+}
+}

@@ -194,3 +194,183 @@ func.func @c_bt_all_chunks(%C: memref<?x?x128x32x64xbf16>, %B: memref<?x?x128x32
   }
   return
 }
+
+// -----
+
+// The chunk's output: Y_diag = W . x (summed over s) and S . C (summed over
+// n) over the same (l, p) tiles, read by one elementwise consumer. Y_diag is
+// the sibling of S . C: both sums run in one kernel (two sets of 16 sums,
+// the sibling's operands staged after S . C's) and the consumer gets both
+// values; Y_diag's buffer, its fill and the second kernel are gone.
+// CHECK-LABEL: func.func @sibling_sums
+// CHECK: memref.alloc
+// CHECK-NOT: memref.alloc
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch
+// CHECK-SAME: workgroup({{.*}} : memref<16x65xbf16, {{.*}}>, {{.*}} : memref<16x65xf32, {{.*}}>, {{.*}} : memref<16x65xbf16, {{.*}}>, {{.*}} : memref<16x65xbf16, {{.*}}>)
+// CHECK: scf.for {{.*}} to %c64{{.*}} step %c16{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: scf.for {{.*}} to %c128{{.*}} step %c16{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: math.exp
+// CHECK: arith.truncf
+// CHECK: memref.store {{.*}} : memref<?x?x128x32x128xbf16>
+// CHECK-NOT: gpu.launch
+// CHECK-NOT: linalg.generic
+// CHECK: return
+#w = affine_map<(b, c, l, h, s, p) -> (b, c, h, l, s)>
+#x = affine_map<(b, c, l, h, s, p) -> (b, c, s, h, p)>
+#yd = affine_map<(b, c, l, h, s, p) -> (b, c, l, h, p)>
+#cm = affine_map<(b, c, l, h, p, n) -> (b, c, l, h, n)>
+#sm = affine_map<(b, c, l, h, p, n) -> (b, c, h, p, n)>
+#ys = affine_map<(b, c, l, h, p, n) -> (b, c, l, h, p)>
+#id5 = affine_map<(b, c, l, h, p) -> (b, c, l, h, p)>
+#a5 = affine_map<(b, c, l, h, p) -> (b, c, l, h)>
+func.func @sibling_sums(%W: memref<?x?x32x128x128xbf16>, %X: memref<?x?x128x32x128xbf16>,
+                        %C: memref<?x?x128x32x64xbf16>, %S: memref<?x?x32x128x64xf32>,
+                        %acum: memref<?x?x128x32xf32>, %y: memref<?x?x128x32x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %X, %c0 : memref<?x?x128x32x128xbf16>
+  %n = memref.dim %X, %c1 : memref<?x?x128x32x128xbf16>
+  %yd = memref.alloc(%b, %n) : memref<?x?x128x32x128xf32>
+  linalg.fill ins(%zero : f32) outs(%yd : memref<?x?x128x32x128xf32>)
+  linalg.generic {indexing_maps = [#w, #x, #yd],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "parallel"]}
+      ins(%W, %X : memref<?x?x32x128x128xbf16>, memref<?x?x128x32x128xbf16>) outs(%yd : memref<?x?x128x32x128xf32>) {
+  ^bb0(%wv: bf16, %xv: bf16, %acc: f32):
+    %0 = arith.extf %wv : bf16 to f32
+    %1 = arith.extf %xv : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  %sc = memref.alloc(%b, %n) : memref<?x?x128x32x128xf32>
+  linalg.fill ins(%zero : f32) outs(%sc : memref<?x?x128x32x128xf32>)
+  linalg.generic {indexing_maps = [#cm, #sm, #ys],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%C, %S : memref<?x?x128x32x64xbf16>, memref<?x?x32x128x64xf32>) outs(%sc : memref<?x?x128x32x128xf32>) {
+  ^bb0(%cv: bf16, %sv: f32, %acc: f32):
+    %0 = arith.extf %cv : bf16 to f32
+    %1 = arith.mulf %0, %sv : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  }
+  linalg.generic {indexing_maps = [#id5, #id5, #a5, #id5], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+      ins(%yd, %sc, %acum : memref<?x?x128x32x128xf32>, memref<?x?x128x32x128xf32>, memref<?x?x128x32xf32>)
+      outs(%y : memref<?x?x128x32x128xbf16>) {
+  ^bb0(%d: f32, %s: f32, %a: f32, %o: bf16):
+    %0 = math.exp %a : f32
+    %1 = arith.mulf %0, %s : f32
+    %2 = arith.addf %d, %1 : f32
+    %3 = arith.truncf %2 : f32 to bf16
+    linalg.yield %3 : bf16
+  }
+  memref.dealloc %yd : memref<?x?x128x32x128xf32>
+  memref.dealloc %sc : memref<?x?x128x32x128xf32>
+  return
+}
+
+// -----
+
+// The same, with an op between the two sums that writes what Y_diag reads
+// (x): Y_diag must be computed before it, in a kernel of its own, and its
+// sums stored for the consumer.
+// CHECK-LABEL: func.func @sibling_input_overwritten
+// CHECK: memref.alloc
+// CHECK: gpu.launch
+// CHECK: memref.store {{.*}} : memref<?x?x128x32x128xf32>
+// CHECK: linalg.fill
+// CHECK-SAME: memref<?x?x128x32x128xbf16>
+// CHECK: gpu.launch
+// CHECK: memref.load {{.*}} : memref<?x?x128x32x128xf32>
+// CHECK: memref.store {{.*}} : memref<?x?x128x32x128xbf16>
+#w = affine_map<(b, c, l, h, s, p) -> (b, c, h, l, s)>
+#x = affine_map<(b, c, l, h, s, p) -> (b, c, s, h, p)>
+#yd = affine_map<(b, c, l, h, s, p) -> (b, c, l, h, p)>
+#cm = affine_map<(b, c, l, h, p, n) -> (b, c, l, h, n)>
+#sm = affine_map<(b, c, l, h, p, n) -> (b, c, h, p, n)>
+#ys = affine_map<(b, c, l, h, p, n) -> (b, c, l, h, p)>
+#id5 = affine_map<(b, c, l, h, p) -> (b, c, l, h, p)>
+#a5 = affine_map<(b, c, l, h, p) -> (b, c, l, h)>
+func.func @sibling_input_overwritten(%W: memref<?x?x32x128x128xbf16>, %X: memref<?x?x128x32x128xbf16>,
+                        %C: memref<?x?x128x32x64xbf16>, %S: memref<?x?x32x128x64xf32>,
+                        %acum: memref<?x?x128x32xf32>, %y: memref<?x?x128x32x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %bzero = arith.constant 0.0 : bf16
+  %b = memref.dim %X, %c0 : memref<?x?x128x32x128xbf16>
+  %n = memref.dim %X, %c1 : memref<?x?x128x32x128xbf16>
+  %yd = memref.alloc(%b, %n) : memref<?x?x128x32x128xf32>
+  linalg.fill ins(%zero : f32) outs(%yd : memref<?x?x128x32x128xf32>)
+  linalg.generic {indexing_maps = [#w, #x, #yd],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "parallel"]}
+      ins(%W, %X : memref<?x?x32x128x128xbf16>, memref<?x?x128x32x128xbf16>) outs(%yd : memref<?x?x128x32x128xf32>) {
+  ^bb0(%wv: bf16, %xv: bf16, %acc: f32):
+    %0 = arith.extf %wv : bf16 to f32
+    %1 = arith.extf %xv : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.fill ins(%bzero : bf16) outs(%X : memref<?x?x128x32x128xbf16>)
+  %sc = memref.alloc(%b, %n) : memref<?x?x128x32x128xf32>
+  linalg.fill ins(%zero : f32) outs(%sc : memref<?x?x128x32x128xf32>)
+  linalg.generic {indexing_maps = [#cm, #sm, #ys],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%C, %S : memref<?x?x128x32x64xbf16>, memref<?x?x32x128x64xf32>) outs(%sc : memref<?x?x128x32x128xf32>) {
+  ^bb0(%cv: bf16, %sv: f32, %acc: f32):
+    %0 = arith.extf %cv : bf16 to f32
+    %1 = arith.mulf %0, %sv : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  }
+  linalg.generic {indexing_maps = [#id5, #id5, #a5, #id5], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+      ins(%yd, %sc, %acum : memref<?x?x128x32x128xf32>, memref<?x?x128x32x128xf32>, memref<?x?x128x32xf32>)
+      outs(%y : memref<?x?x128x32x128xbf16>) {
+  ^bb0(%d: f32, %s: f32, %a: f32, %o: bf16):
+    %0 = math.exp %a : f32
+    %1 = arith.mulf %0, %s : f32
+    %2 = arith.addf %d, %1 : f32
+    %3 = arith.truncf %2 : f32 to bf16
+    linalg.yield %3 : bf16
+  }
+  memref.dealloc %yd : memref<?x?x128x32x128xf32>
+  memref.dealloc %sc : memref<?x?x128x32x128xf32>
+  return
+}
+
+// -----
+
+// A causal sum (the term is 0 for s > l: a factor select(s <= l, w, 0)):
+// each 64-row tile of l sums s up to the end of its rows only, the first
+// tile over half of the chunk.
+// CHECK-LABEL: func.func @causal_sum
+// CHECK: %[[END:.*]] = arith.addi %{{.*}}, %c64{{.*}} : index
+// CHECK: %[[UP:.*]] = arith.ceildivui %[[END]], %c16
+// CHECK: %[[ROUNDED:.*]] = arith.muli %[[UP]], %c16
+// CHECK: %[[KEND:.*]] = arith.minui %[[ROUNDED]], %c128
+// CHECK: scf.for {{.*}} = %c0{{.*}} to %[[KEND]] step %c16
+#w = affine_map<(b, c, l, h, s, p) -> (b, c, h, l, s)>
+#x = affine_map<(b, c, l, h, s, p) -> (b, c, s, h, p)>
+#yd = affine_map<(b, c, l, h, s, p) -> (b, c, l, h, p)>
+func.func @causal_sum(%W: memref<?x?x32x128x128xbf16>, %X: memref<?x?x128x32x128xbf16>,
+                      %yd: memref<?x?x128x32x128xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%yd : memref<?x?x128x32x128xf32>)
+  linalg.generic {indexing_maps = [#w, #x, #yd],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "parallel"]}
+      ins(%W, %X : memref<?x?x32x128x128xbf16>, memref<?x?x128x32x128xbf16>) outs(%yd : memref<?x?x128x32x128xf32>) {
+  ^bb0(%wv: bf16, %xv: bf16, %acc: f32):
+    %s = linalg.index 4 : index
+    %l = linalg.index 2 : index
+    %causal = arith.cmpi ule, %s, %l : index
+    %0 = arith.extf %wv : bf16 to f32
+    %1 = arith.select %causal, %0, %zero : f32
+    %2 = arith.extf %xv : bf16 to f32
+    %3 = arith.mulf %1, %2 : f32
+    %4 = arith.addf %acc, %3 : f32
+    linalg.yield %4 : f32
+  }
+  return
+}
