@@ -539,16 +539,32 @@ struct GPUTileContractionsPass
     }
 
     // Store the sums of in-range outputs (or the consumer's values there).
+    // When every tile is whole (static extents of i and j, multiples of the
+    // tile) no output needs a guard: all values are computed first and
+    // stored after, so that no store lies between two loads of the same
+    // element (the consumer's per-row or per-column operands, read once
+    // per sum), and the loads can be shared.
+    auto wholeTiles = [&](unsigned d) {
+      return !ShapedType::isDynamic(staticRanges[d]) && staticRanges[d] % tile == 0;
+    };
+    bool guarded = !wholeTiles(shape.i) || !wholeTiles(shape.j);
+    struct PendingStore {
+      Value value, buffer;
+      SmallVector<Value> indices;
+    };
+    SmallVector<PendingStore> pending;
     for (auto [e, total, row, col] : llvm::enumerate(sums.sums, sums.rows, sums.cols)) {
       SmallVector<Value> outIvs(ivs);
       outIvs[shape.i] = row;
       outIvs[shape.j] = col;
-      Value inRange = arith::AndIOp::create(
-          b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, sizeI),
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, col, sizeJ));
-      auto ifStore = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
       OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(ifStore.thenBlock());
+      if (guarded) {
+        Value inRange = arith::AndIOp::create(
+            b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, sizeI),
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, col, sizeJ));
+        auto ifStore = scf::IfOp::create(b, loc, inRange, /*withElseRegion=*/false);
+        b.setInsertionPointToStart(ifStore.thenBlock());
+      }
       SmallVector<Value> outIndices = frame.operandIndices(op.getNumDpsInputs(), outIvs);
       Value value = total;
       if (!zeroFill) {
@@ -556,15 +572,21 @@ struct GPUTileContractionsPass
                                 : memref::LoadOp::create(b, loc, out, outIndices).getResult();
         value = arith::AddFOp::create(b, loc, before, value);
       }
-      if (consumer && siblingSums) {
-        std::pair<Value, Value> known[] = {
-            {out, value}, {sibling->c.op.getDpsInits()[0], siblingSums->sums[e]}};
-        ssmc::cuda::emitConsumerAt(b, loc, consumer, known, outIndices);
-      } else if (consumer)
-        ssmc::cuda::emitConsumerAt(b, loc, consumer, out, value, outIndices);
+      PendingStore store{value, out, outIndices};
+      if (consumer) {
+        SmallVector<std::pair<Value, Value>, 2> known = {{out, value}};
+        if (siblingSums)
+          known.push_back({sibling->c.op.getDpsInits()[0], siblingSums->sums[e]});
+        store.value = ssmc::cuda::evaluateBodyAt(b, loc, consumer, outIndices, known);
+        store.buffer = consumer.getDpsInits()[0];
+      }
+      if (guarded)
+        memref::StoreOp::create(b, loc, store.value, store.buffer, store.indices);
       else
-        memref::StoreOp::create(b, loc, value, out, outIndices);
+        pending.push_back(std::move(store));
     }
+    for (PendingStore &store : pending)
+      memref::StoreOp::create(b, loc, store.value, store.buffer, store.indices);
     if (zeroFill)
       zeroFill.erase();
     if (consumer)
@@ -899,29 +921,65 @@ struct GPUTileContractionsPass
       return arith::OrIOp::create(b, loc, bits(lo), high).getResult();
     };
 
-    auto kTiles = scf::ForOp::create(b, loc, index(0), f.kEnd(slice), index(slice),
-                                     SmallVector<Value>(accs, zero));
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(kTiles.getBody());
-      Value k0 = kTiles.getInductionVar();
-      int64_t perThread = tile * words / (kThreadsPerSide * kThreadsPerSide);
+    // This thread's share of a slice: word w of row r of each side's tile.
+    int64_t perThread = tile * words / (kThreadsPerSide * kThreadsPerSide);
+    SmallVector<std::pair<Value, Value>> places; // (r, w) per side and m
+    for (Side &side : sides) {
+      for (int64_t m = 0; m < perThread; ++m) {
+        Value e = f.add(tid, m * kThreadsPerSide * kThreadsPerSide);
+        Value w = side.kInnermost ? arith::RemUIOp::create(b, loc, e, index(words)).getResult()
+                                  : arith::DivUIOp::create(b, loc, e, index(tile)).getResult();
+        Value r = side.kInnermost ? arith::DivUIOp::create(b, loc, e, index(words)).getResult()
+                                  : arith::RemUIOp::create(b, loc, e, index(tile)).getResult();
+        places.push_back({r, w});
+      }
+    }
+    // The packed words of the slice starting at k0, in `places` order.
+    auto loadSlice = [&](Value k0) {
+      SmallVector<Value> packed;
       for (auto [s, side] : llvm::enumerate(sides)) {
         for (int64_t m = 0; m < perThread; ++m) {
-          Value e = f.add(tid, m * kThreadsPerSide * kThreadsPerSide);
-          Value w = side.kInnermost ? arith::RemUIOp::create(b, loc, e, index(words)).getResult()
-                                    : arith::DivUIOp::create(b, loc, e, index(tile)).getResult();
-          Value r = side.kInnermost ? arith::DivUIOp::create(b, loc, e, index(words)).getResult()
-                                    : arith::RemUIOp::create(b, loc, e, index(tile)).getResult();
+          auto [r, w] = places[s * perThread + m];
           Value row = f.add(side.origin, r);
           Value k = f.add(k0, arith::MulIOp::create(b, loc, w, index(2)));
           Value lo = factorAt(side, row, k);
           Value hi = factorAt(side, row, f.add(k, 1));
-          memref::StoreOp::create(b, loc, pack(lo, hi), smem[s], ValueRange{r, w});
+          packed.push_back(pack(lo, hi));
         }
       }
+      return packed;
+    };
+    // Software pipelining through registers: the words of slice n + 1 are
+    // loaded (and their factors computed) before the tensor-core steps of
+    // slice n, so the global loads are in flight while the block computes;
+    // the words are stored to workgroup memory at the top of the next
+    // iteration. Every block has at least one slice (kEnd >= slice).
+    Value kEnd = f.kEnd(slice);
+    SmallVector<Value> initial(accs, zero);
+    llvm::append_range(initial, loadSlice(index(0)));
+    auto kTiles = scf::ForOp::create(b, loc, index(0), kEnd, index(slice), initial);
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(kTiles.getBody());
+      Value k0 = kTiles.getInductionVar();
+      ValueRange staged = kTiles.getRegionIterArgs().drop_front(accs);
+      for (auto [n, word] : llvm::enumerate(staged)) {
+        auto [r, w] = places[n];
+        memref::StoreOp::create(b, loc, word, smem[n / perThread], ValueRange{r, w});
+      }
       gpu::BarrierOp::create(b, loc);
-      SmallVector<Value> acc(kTiles.getRegionIterArgs());
+      Value nextK = f.add(k0, slice);
+      Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, nextK, kEnd);
+      auto prefetch = scf::IfOp::create(b, loc, TypeRange(ValueRange(staged)), hasNext,
+                                        /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(prefetch.thenBlock());
+        scf::YieldOp::create(b, loc, loadSlice(nextK));
+        b.setInsertionPointToStart(prefetch.elseBlock());
+        scf::YieldOp::create(b, loc, staged);
+      }
+      SmallVector<Value> acc(kTiles.getRegionIterArgs().take_front(accs));
       auto structType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
       for (int64_t step = 0; step < slice / 16; ++step) {
         Value w0 = f.add(inGroup, step * 8), w1 = f.add(inGroup, step * 8 + 4);
@@ -960,6 +1018,7 @@ struct GPUTileContractionsPass
       }
       // The next K-slice overwrites the tiles: everyone must be done.
       gpu::BarrierOp::create(b, loc);
+      llvm::append_range(acc, prefetch.getResults());
       scf::YieldOp::create(b, loc, acc);
     }
     // Accumulator e of an m16n8 tile: row group + 8 (e / 2), column
