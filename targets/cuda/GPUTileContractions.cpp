@@ -410,7 +410,31 @@ struct GPUTileContractionsPass
   /// of the output element it belongs to.
   struct ThreadSums {
     SmallVector<Value> sums, rows, cols;
+    /// Sums 2m and 2m + 1 are adjacent columns of one row (mma fragments).
+    bool pairedColumns = false;
   };
+
+  /// Whether pairs of `buffer`'s elements along its innermost dim that
+  /// start at an even index are aligned to twice the element size: a
+  /// uniform value computed from the view's base, offset and strides.
+  Value pairsAligned(OpBuilder &b, Location loc, Value buffer) {
+    auto type = cast<MemRefType>(buffer.getType());
+    int64_t elementBytes = type.getElementTypeBitWidth() / 8;
+    auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+    auto even = [&](Value v) {
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                   arith::RemUIOp::create(b, loc, v, index(2)), index(0));
+    };
+    auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, buffer);
+    Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
+    Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                     arith::RemUIOp::create(b, loc, base, index(2 * elementBytes)),
+                                     index(0));
+    ok = arith::AndIOp::create(b, loc, ok, even(metadata.getOffset()));
+    for (Value stride : metadata.getStrides().drop_back())
+      ok = arith::AndIOp::create(b, loc, ok, even(stride));
+    return ok;
+  }
 
   void rewrite(linalg::GenericOp op, const ContractionShape &shape,
                const std::optional<MMAPlan> &mma, Sibling *sibling) {
@@ -585,8 +609,43 @@ struct GPUTileContractionsPass
       else
         pending.push_back(std::move(store));
     }
-    for (PendingStore &store : pending)
-      memref::StoreOp::create(b, loc, store.value, store.buffer, store.indices);
+    // Adjacent columns of an mma fragment go out as one store of two
+    // elements (half the store instructions) when j is the innermost,
+    // contiguous dim of the stored buffer and the view is aligned for it.
+    auto storeAll = [&]() {
+      for (PendingStore &store : pending)
+        memref::StoreOp::create(b, loc, store.value, store.buffer, store.indices);
+    };
+    Value storedBuffer = pending.empty() ? Value() : pending.front().buffer;
+    bool pairable = sums.pairedColumns && storedBuffer &&
+                    llvm::all_of(pending, [&](const PendingStore &st) { return st.buffer == storedBuffer; });
+    if (pairable) {
+      auto type = cast<MemRefType>(storedBuffer.getType());
+      SmallVector<int64_t> strides;
+      int64_t offset;
+      AffineMap outMap = op.getIndexingMapsArray().back();
+      std::optional<unsigned> jDim = outMap.getResultPosition(getAffineDimExpr(shape.j, op.getContext()));
+      pairable = succeeded(type.getStridesAndOffset(strides, offset)) && !strides.empty() &&
+                 strides.back() == 1 && jDim && *jDim + 1 == strides.size();
+    }
+    if (pairable) {
+      auto ifAligned = scf::IfOp::create(b, loc, pairsAligned(b, loc, storedBuffer),
+                                         /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(ifAligned.thenBlock());
+      Type element = cast<MemRefType>(storedBuffer.getType()).getElementType();
+      int64_t pairBytes = 2 * cast<MemRefType>(storedBuffer.getType()).getElementTypeBitWidth() / 8;
+      for (size_t n = 0; n + 1 < pending.size(); n += 2) {
+        Value pair = vector::FromElementsOp::create(b, loc, VectorType::get({2}, element),
+                                                    ValueRange{pending[n].value, pending[n + 1].value});
+        vector::StoreOp::create(b, loc, pair, storedBuffer, pending[n].indices,
+                                /*nontemporal=*/false, llvm::MaybeAlign(pairBytes));
+      }
+      b.setInsertionPointToStart(ifAligned.elseBlock());
+      storeAll();
+    } else {
+      storeAll();
+    }
     if (zeroFill)
       zeroFill.erase();
     if (consumer)
@@ -1024,6 +1083,7 @@ struct GPUTileContractionsPass
     // Accumulator e of an m16n8 tile: row group + 8 (e / 2), column
     // 2 inGroup + e % 2.
     ThreadSums result;
+    result.pairedColumns = true;
     Value col2 = arith::MulIOp::create(b, loc, inGroup, index(2));
     for (int64_t mt = 0; mt < mTiles; ++mt) {
       for (int64_t nt = 0; nt < nTiles; ++nt) {

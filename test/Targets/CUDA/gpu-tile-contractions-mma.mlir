@@ -20,6 +20,12 @@
 // CHECK: memref.load %[[SA]]
 // CHECK-COUNT-8: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK: gpu.barrier
+// Adjacent columns of a fragment are stored as pairs when the view allows
+// (checked at run time: base, offset and outer strides), else one by one.
+// CHECK: memref.extract_aligned_pointer_as_index
+// CHECK: scf.if
+// CHECK-COUNT-8: vector.store {{.*}} {alignment = 8 : i64} : memref<?x?x32x128x128xf32>, vector<2xf32>
+// CHECK: } else {
 // CHECK-COUNT-16: memref.store %{{.*}} : memref<?x?x32x128x128xf32>
 // CHECK-NOT: linalg.generic
 // FMA-LABEL: func.func @c_bt_bf16
