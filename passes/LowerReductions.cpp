@@ -14,6 +14,12 @@
 // `reassoc` fast-math flag so LLVM may vectorize the sum; reassociation
 // changes float32 rounding only at the level of float32 rounding itself.
 //
+// A generic may have further outputs that record a value at every step (the
+// chunked scan's inter-chunk pass writes each chunk's entering state beside
+// the carried state): outputs whose block argument is unused are stored in
+// the innermost loop, at their own indices; the outputs whose block
+// argument is used are the accumulators, carried in registers.
+//
 //===----------------------------------------------------------------------===//
 
 #include "passes/Passes.h"
@@ -45,21 +51,35 @@ SmallVector<Value> applyMap(OpBuilder &b, Location loc, AffineMap map, ArrayRef<
   return indices;
 }
 
+/// Whether output `n`'s block argument is read (an accumulator) rather than
+/// only written (a record).
+bool isAccumulator(linalg::GenericOp op, unsigned n) {
+  return !op.getMatchingBlockArgument(op.getDpsInitOperand(n)).use_empty();
+}
+
 bool isCandidate(linalg::GenericOp op) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0)
+  if (!op.hasPureBufferSemantics() || op.getNumReductionLoops() == 0)
     return false;
   auto iterators = op.getIteratorTypesArray();
   unsigned loops = op.getNumLoops(), parallel = op.getNumParallelLoops();
   for (unsigned d = 0; d < loops; ++d)
     if ((d < parallel) != (iterators[d] == utils::IteratorType::parallel))
       return false; // a parallel loop inside a reduction loop
-  // The output is indexed by the parallel loops alone.
-  AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-  for (AffineExpr expr : outMap.getResults())
-    for (unsigned d = parallel; d < loops; ++d)
-      if (expr.isFunctionOfDim(d))
-        return false;
-  if (!isa<MemRefType>(op.getDpsInits()[0].getType()))
+  // Accumulators are indexed by the parallel loops alone.
+  unsigned accumulators = 0;
+  for (unsigned n = 0; n < op.getNumDpsInits(); ++n) {
+    if (!isa<MemRefType>(op.getDpsInits()[n].getType()))
+      return false;
+    if (!isAccumulator(op, n))
+      continue;
+    ++accumulators;
+    AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(n));
+    for (AffineExpr expr : outMap.getResults())
+      for (unsigned d = parallel; d < loops; ++d)
+        if (expr.isFunctionOfDim(d))
+          return false;
+  }
+  if (accumulators == 0)
     return false;
   for (Value input : op.getDpsInputs())
     if (!isa<MemRefType>(input.getType()))
@@ -93,28 +113,33 @@ struct SSMLowerReductionsPass
       steps.push_back(value(r.stride));
     }
     Block &body = op.getRegion().front();
-    Value out = op.getDpsInits()[0];
-    AffineMap outMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-    BlockArgument accArg = body.getArgument(body.getNumArguments() - 1);
     auto yield = cast<linalg::YieldOp>(body.getTerminator());
+    SmallVector<unsigned> accumulators, records;
+    for (unsigned n = 0; n < op.getNumDpsInits(); ++n)
+      (isAccumulator(op, n) ? accumulators : records).push_back(n);
 
     auto buildInner = [&](OpBuilder &pb, Location l, ValueRange parallelIvs) {
       SmallVector<Value> ivs(parallelIvs.begin(), parallelIvs.end());
-      // Indices of the output (parallel loops only; pad the rest with any iv).
+      // Indices of the accumulators (parallel loops only; pad the rest with any iv).
       SmallVector<Value> padded(ivs);
       padded.resize(loops, ivs.empty() ? lbs[0] : ivs[0]);
-      SmallVector<Value> outIndices = applyMap(pb, l, outMap, padded);
-      Value init = memref::LoadOp::create(pb, l, out, outIndices);
-      // Reduction nest carrying the accumulator.
-      std::function<Value(OpBuilder &, unsigned, Value)> nest = [&](OpBuilder &nb, unsigned d,
-                                                                   Value acc) -> Value {
+      SmallVector<SmallVector<Value>> accIndices;
+      SmallVector<Value> inits;
+      for (unsigned n : accumulators) {
+        OpOperand *init = op.getDpsInitOperand(n);
+        accIndices.push_back(applyMap(pb, l, op.getMatchingIndexingMap(init), padded));
+        inits.push_back(memref::LoadOp::create(pb, l, init->get(), accIndices.back()));
+      }
+      // Reduction nest carrying the accumulators.
+      std::function<SmallVector<Value>(OpBuilder &, unsigned, ValueRange)> nest =
+          [&](OpBuilder &nb, unsigned d, ValueRange accs) -> SmallVector<Value> {
         auto loop = scf::ForOp::create(
-            nb, l, lbs[d], ubs[d], steps[d], ValueRange{acc},
+            nb, l, lbs[d], ubs[d], steps[d], accs,
             [&](OpBuilder &fb, Location fl, Value iv, ValueRange carried) {
               ivs.push_back(iv);
-              Value next;
+              SmallVector<Value> next;
               if (d + 1 < loops) {
-                next = nest(fb, d + 1, carried[0]);
+                next = nest(fb, d + 1, carried);
               } else {
                 IRMapping mapping;
                 for (OpOperand *input : op.getDpsInputOperands()) {
@@ -123,30 +148,45 @@ struct SSMLowerReductionsPass
                   mapping.map(body.getArgument(input->getOperandNumber()),
                               memref::LoadOp::create(fb, fl, input->get(), idx));
                 }
-                mapping.map(accArg, carried[0]);
+                for (auto [n, acc] : llvm::zip(accumulators, carried))
+                  mapping.map(op.getMatchingBlockArgument(op.getDpsInitOperand(n)), acc);
                 for (Operation &inner : body.without_terminator()) {
                   if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
                     mapping.map(index.getResult(), ivs[index.getDim()]);
                     continue;
                   }
                   Operation *clone = fb.clone(inner, mapping);
-                  // The combiner may be reassociated (see the file comment).
-                  if (inner.getNumResults() == 1 && inner.getResult(0) == yield.getOperand(0) &&
-                      llvm::is_contained(inner.getOperands(), accArg))
-                    if (auto fm = dyn_cast<arith::ArithFastMathInterface>(clone))
-                      clone->setAttr(fm.getFastMathAttrName(),
-                                     arith::FastMathFlagsAttr::get(
-                                         clone->getContext(), arith::FastMathFlags::reassoc));
+                  // A combiner may be reassociated (see the file comment).
+                  if (inner.getNumResults() != 1)
+                    continue;
+                  for (unsigned n : accumulators) {
+                    BlockArgument accArg = op.getMatchingBlockArgument(op.getDpsInitOperand(n));
+                    if (inner.getResult(0) == yield.getOperand(n) &&
+                        llvm::is_contained(inner.getOperands(), accArg))
+                      if (auto fm = dyn_cast<arith::ArithFastMathInterface>(clone))
+                        clone->setAttr(fm.getFastMathAttrName(),
+                                       arith::FastMathFlagsAttr::get(
+                                           clone->getContext(), arith::FastMathFlags::reassoc));
+                  }
                 }
-                next = mapping.lookup(yield.getOperand(0));
+                for (unsigned n : accumulators)
+                  next.push_back(mapping.lookupOrDefault(yield.getOperand(n)));
+                // Records are written at every step, at their own indices.
+                for (unsigned n : records) {
+                  OpOperand *init = op.getDpsInitOperand(n);
+                  memref::StoreOp::create(fb, fl, mapping.lookupOrDefault(yield.getOperand(n)),
+                                          init->get(),
+                                          applyMap(fb, fl, op.getMatchingIndexingMap(init), ivs));
+                }
               }
               ivs.pop_back();
               scf::YieldOp::create(fb, fl, next);
             });
-        return loop.getResult(0);
+        return SmallVector<Value>(loop.getResults());
       };
-      Value result = nest(pb, parallel, init);
-      memref::StoreOp::create(pb, l, result, out, outIndices);
+      SmallVector<Value> results = nest(pb, parallel, inits);
+      for (auto [n, result] : llvm::enumerate(results))
+        memref::StoreOp::create(pb, l, result, op.getDpsInits()[accumulators[n]], accIndices[n]);
     };
 
     if (parallel == 0) {

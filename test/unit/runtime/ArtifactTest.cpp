@@ -221,6 +221,16 @@ TEST_F(RuntimeArtifact, ManifestSchemaErrors) {
                   }),
                   "vocab_size = 0 is out of range");
   EXPECT_CONTAINS(errorOfArtifact([](ArtifactWriter &w) {
+                    w.manifest().hyperParameters.set("max_prefill_tokens",
+                                                     rt::JsonValue::makeInt(0));
+                  }),
+                  "hyper_parameters.max_prefill_tokens = 0 is out of range");
+  EXPECT_CONTAINS(errorOfArtifact([](ArtifactWriter &w) {
+                    w.manifest().hyperParameters.set("max_prefill_tokens",
+                                                     rt::JsonValue::makeString("8K"));
+                  }),
+                  "hyper_parameters.max_prefill_tokens must be an integer");
+  EXPECT_CONTAINS(errorOfArtifact([](ArtifactWriter &w) {
                     w.manifest().prefillEntry = "";
                   }),
                   "entry_points.prefill must not be empty");
