@@ -17,7 +17,9 @@
 // reading l but not k, every map a projected permutation, and the body
 // `out + select(k <= l, in, 0)` (cmpi ule/sle on linalg.index k and l, or
 // uge/sge with the operands swapped). A zero fill of the output right
-// before is folded (the sums are stored).
+// before is folded (the sums are stored), and so is the elementwise op that
+// computes the input for this sum alone (elementwiseProducerOf: the masked
+// decay log_a): its body is evaluated where the input would be loaded.
 //
 //===----------------------------------------------------------------------===//
 
@@ -112,6 +114,11 @@ struct GPUPrefixSumsPass : ssmc::cuda::impl::GPUPrefixSumsBase<GPUPrefixSumsPass
   }
 
   void rewrite(linalg::GenericOp op, unsigned k, unsigned l) {
+    // Evaluated in the kernel, which is built at `op`: what the producer
+    // reads is unchanged there (elementwiseProducerOf). Looked up before
+    // any op is built here.
+    Value input = op.getDpsInputs()[0];
+    linalg::GenericOp producer = ssmc::cuda::elementwiseProducerOf(op, input);
     OpBuilder b(op);
     Location loc = op.getLoc();
     auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
@@ -170,7 +177,9 @@ struct GPUPrefixSumsPass : ssmc::cuda::impl::GPUPrefixSumsBase<GPUPrefixSumsPass
       SmallVector<Value> loadIvs(ivs);
       loadIvs[k] = arith::AddIOp::create(b, loc, k0, index(i));
       loadIvs[l] = loadIvs[k];
-      terms.push_back(memref::LoadOp::create(b, loc, op.getDpsInputs()[0], indicesOf(0, loadIvs)));
+      SmallVector<Value> at = indicesOf(0, loadIvs);
+      terms.push_back(producer ? ssmc::cuda::evaluateProducerAt(b, loc, producer, at)
+                               : memref::LoadOp::create(b, loc, input, at).getResult());
     }
     for (Value term : terms) {
       total = arith::AddFOp::create(b, loc, total, term);
@@ -199,6 +208,12 @@ struct GPUPrefixSumsPass : ssmc::cuda::impl::GPUPrefixSumsBase<GPUPrefixSumsPass
     if (zeroFill)
       zeroFill.erase();
     op.erase();
+    if (producer) {
+      producer.erase();
+      for (Operation *user : llvm::make_early_inc_range(input.getUsers()))
+        user->erase(); // deallocations
+      input.getDefiningOp()->erase();
+    }
   }
 };
 

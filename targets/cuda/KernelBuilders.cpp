@@ -204,6 +204,51 @@ linalg::GenericOp inPlaceWriterBefore(Operation *op, Value buffer) {
 }
 } // namespace
 
+linalg::GenericOp ssmc::cuda::elementwiseProducerOf(Operation *op, Value input) {
+  auto alloc = input.getDefiningOp<memref::AllocOp>();
+  if (!alloc)
+    return {};
+  linalg::GenericOp producer;
+  for (Operation *user : input.getUsers()) {
+    if (user == op || isa<memref::DeallocOp>(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (producer || !generic || generic.getNumDpsInits() != 1 || generic.getDpsInits()[0] != input)
+      return {};
+    producer = generic;
+  }
+  if (!producer || producer->getBlock() != op->getBlock() || !producer->isBeforeInBlock(op) ||
+      !producer.hasPureBufferSemantics() || producer.getNumReductionLoops() != 0 ||
+      !producer.getIndexingMapsArray().back().isPermutation() ||
+      !producer.getMatchingBlockArgument(producer.getDpsInitOperand(0)).use_empty())
+    return {};
+  llvm::SmallPtrSet<Value, 4> reads;
+  for (OpOperand *operand : producer.getDpsInputOperands()) {
+    if (!producer.getMatchingIndexingMap(operand).isProjectedPermutation(true))
+      return {};
+    if (isa<BaseMemRefType>(operand->get().getType()))
+      reads.insert(ssmc::rootBuffer(operand->get()));
+  }
+  for (Operation *between = producer->getNextNode(); between != op; between = between->getNextNode()) {
+    if (isa<memref::AllocOp, memref::DimOp, arith::ConstantOp, ViewLikeOpInterface>(between))
+      continue;
+    if (auto fill = dyn_cast<linalg::FillOp>(between);
+        fill && !reads.contains(ssmc::rootBuffer(fill.getOutputs()[0])))
+      continue;
+    return {};
+  }
+  return producer;
+}
+
+Value ssmc::cuda::evaluateProducerAt(OpBuilder &b, Location loc, linalg::GenericOp producer,
+                                     ArrayRef<Value> indices) {
+  AffineMap outMap = producer.getIndexingMapsArray().back();
+  SmallVector<Value> ivs(producer.getNumLoops());
+  for (auto [p, index] : llvm::enumerate(indices))
+    ivs[outMap.getDimPosition(p)] = index;
+  return evaluateBodyAt(b, loc, producer, ivs);
+}
+
 linalg::GenericOp ssmc::cuda::inPlaceProducerOf(linalg::GenericOp op, Value input) {
   if (cast<MemRefType>(input.getType()).getRank() != static_cast<int64_t>(op.getNumLoops()))
     return {};

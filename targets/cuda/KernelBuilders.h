@@ -76,6 +76,22 @@ mlir::linalg::GenericOp inPlaceProducerOf(mlir::linalg::GenericOp op, mlir::Valu
 /// element once can apply it to the value it reads. Null when none.
 mlir::linalg::GenericOp inPlaceProducerOfInit(mlir::linalg::GenericOp op);
 
+/// The elementwise op that computes `input` for `op` alone (the chunked
+/// scan's masked decay before its prefix sum): `input` is a local
+/// allocation that only this producer writes and only `op` reads (besides
+/// deallocations); the producer is an all-parallel linalg.generic on
+/// buffers with `input` as its one output at permuted indices; only
+/// allocations, sizes, constants, views and fills of buffers it does not
+/// read lie between the two. A kernel can evaluate the producer's body
+/// where it would load `input` (evaluateProducerAt), and the buffer goes
+/// away. Null when there is none.
+mlir::linalg::GenericOp elementwiseProducerOf(mlir::Operation *op, mlir::Value input);
+
+/// The value an elementwise `producer` (see elementwiseProducerOf) stores
+/// at `indices` of its output, computed from its inputs.
+mlir::Value evaluateProducerAt(mlir::OpBuilder &b, mlir::Location loc,
+                               mlir::linalg::GenericOp producer, mlir::ArrayRef<mlir::Value> indices);
+
 /// Emits `consumer`'s body for its loop indices `ivs`, with `value` standing
 /// for the element it reads from `out`, and stores the result in its output.
 void emitConsumerAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::GenericOp consumer,

@@ -65,3 +65,56 @@ func.func @not_prefix(%in: memref<4x64xf32>, %out: memref<4x64xf32>, %in2: memre
   }
   return
 }
+
+// -----
+
+// The masked decay log_a (zero past each sequence's length) computed for
+// this sum alone: the producer's body is evaluated where the terms would be
+// loaded (its output is the input's layout, permuted from its loops), and
+// its buffer and kernel go.
+// CHECK-LABEL: func.func @cumsum_of_masked
+// CHECK-NOT: memref.alloc
+// CHECK: gpu.launch
+// CHECK-COUNT-4: arith.select
+// CHECK-COUNT-5: gpu.shuffle  up
+// CHECK-NOT: linalg.generic
+// CHECK-NOT: memref.dealloc
+// CHECK: return
+func.func @cumsum_of_masked(%a: memref<?x?x128x32xf32>, %lengths: memref<?xi32>, %out: memref<?x?x128x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %a, %c0 : memref<?x?x128x32xf32>
+  %n = memref.dim %a, %c1 : memref<?x?x128x32xf32>
+  %masked = memref.alloc(%b, %n) : memref<?x?x32x128xf32>
+  linalg.generic {indexing_maps = [affine_map<(b, c, l, h) -> (b, c, l, h)>, affine_map<(b, c, l, h) -> (b)>,
+                                   affine_map<(b, c, l, h) -> (b, c, h, l)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%a, %lengths : memref<?x?x128x32xf32>, memref<?xi32>) outs(%masked : memref<?x?x32x128xf32>) {
+  ^bb0(%v: f32, %len: i32, %o: f32):
+    %c = linalg.index 1 : index
+    %l = linalg.index 2 : index
+    %base = arith.muli %c, %c128 : index
+    %t = arith.addi %base, %l : index
+    %lenIndex = arith.index_cast %len : i32 to index
+    %real = arith.cmpi slt, %t, %lenIndex : index
+    %m = arith.select %real, %v, %zero : f32
+    linalg.yield %m : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%out : memref<?x?x128x32xf32>)
+  linalg.generic {indexing_maps = [affine_map<(b, c, l, h, k) -> (b, c, h, k)>,
+                                   affine_map<(b, c, l, h, k) -> (b, c, l, h)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%masked : memref<?x?x32x128xf32>) outs(%out : memref<?x?x128x32xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %l = linalg.index 2 : index
+    %k = linalg.index 4 : index
+    %m = arith.cmpi ule, %k, %l : index
+    %s = arith.select %m, %v, %zero : f32
+    %t = arith.addf %acc, %s : f32
+    linalg.yield %t : f32
+  }
+  memref.dealloc %masked : memref<?x?x32x128xf32>
+  return
+}
