@@ -980,57 +980,38 @@ struct GPUTileContractionsPass
       return arith::OrIOp::create(b, loc, bits(lo), high).getResult();
     };
 
-    // This thread's share of a slice of each side's tile. A side whose
-    // first operand has k innermost is loaded an element per thread, a
-    // warp's 32 lanes reading 32 consecutive k of one row (whole sectors);
-    // lanes 2i and 2i + 1 then hold a word's two halves and exchange them
-    // (gpu.shuffle xor 1), and both store the same word. Other sides are
-    // loaded a word per thread (k and k + 1 of one row), consecutive lanes
-    // taking consecutive rows, which are contiguous for them.
-    int64_t threads = kThreadsPerSide * kThreadsPerSide;
-    struct Place {
-      Value r, w;    ///< row and word of the tile
-      Value kOffset; ///< first k (relative to the slice) this thread loads
-      bool element;  ///< one element (k innermost) or one word
-    };
-    SmallVector<SmallVector<Place>> places(2);
-    for (auto [s, side] : llvm::enumerate(sides)) {
-      int64_t count = side.kInnermost ? tile * slice / threads : tile * words / threads;
-      for (int64_t m = 0; m < count; ++m) {
-        Value e = f.add(tid, m * threads);
-        Place place;
-        place.element = side.kInnermost;
-        if (side.kInnermost) {
-          place.kOffset = arith::RemUIOp::create(b, loc, e, index(slice));
-          place.r = arith::DivUIOp::create(b, loc, e, index(slice));
-          place.w = arith::DivUIOp::create(b, loc, place.kOffset, index(2));
-        } else {
-          place.w = arith::DivUIOp::create(b, loc, e, index(tile));
-          place.r = arith::RemUIOp::create(b, loc, e, index(tile));
-          place.kOffset = arith::MulIOp::create(b, loc, place.w, index(2));
-        }
-        places[s].push_back(place);
+    // This thread's share of a slice: word w of row r of each side's tile.
+    int64_t perThread = tile * words / (kThreadsPerSide * kThreadsPerSide);
+    SmallVector<std::pair<Value, Value>> places; // (r, w) per side and m
+    for (Side &side : sides) {
+      for (int64_t m = 0; m < perThread; ++m) {
+        Value e = f.add(tid, m * kThreadsPerSide * kThreadsPerSide);
+        Value w = side.kInnermost ? arith::RemUIOp::create(b, loc, e, index(words)).getResult()
+                                  : arith::DivUIOp::create(b, loc, e, index(tile)).getResult();
+        Value r = side.kInnermost ? arith::DivUIOp::create(b, loc, e, index(words)).getResult()
+                                  : arith::RemUIOp::create(b, loc, e, index(tile)).getResult();
+        places.push_back({r, w});
       }
     }
-    Value oddLane = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                                          arith::RemUIOp::create(b, loc, tid, index(2)), index(0));
-    // The slice starting at k0: per place, a factor (f32) or a packed word.
+    // The packed words of the slice starting at k0, in `places` order.
     auto loadSlice = [&](Value k0) {
-      SmallVector<Value> loaded;
+      SmallVector<Value> packed;
       for (auto [s, side] : llvm::enumerate(sides)) {
-        for (Place &place : places[s]) {
-          Value row = f.add(side.origin, place.r);
-          Value k = f.add(k0, place.kOffset);
+        for (int64_t m = 0; m < perThread; ++m) {
+          auto [r, w] = places[s * perThread + m];
+          Value row = f.add(side.origin, r);
+          Value k = f.add(k0, arith::MulIOp::create(b, loc, w, index(2)));
           Value lo = factorAt(side, row, k);
-          loaded.push_back(place.element ? lo : pack(lo, factorAt(side, row, f.add(k, 1))));
+          Value hi = factorAt(side, row, f.add(k, 1));
+          packed.push_back(pack(lo, hi));
         }
       }
-      return loaded;
+      return packed;
     };
-    // Software pipelining through registers: the values of slice n + 1 are
+    // Software pipelining through registers: the words of slice n + 1 are
     // loaded (and their factors computed) before the tensor-core steps of
     // slice n, so the global loads are in flight while the block computes;
-    // they are stored to workgroup memory at the top of the next
+    // the words are stored to workgroup memory at the top of the next
     // iteration. Every block has at least one slice (kEnd >= slice).
     Value kEnd = f.kEnd(slice);
     SmallVector<Value> initial(accs, zero);
@@ -1041,20 +1022,9 @@ struct GPUTileContractionsPass
       b.setInsertionPointToStart(kTiles.getBody());
       Value k0 = kTiles.getInductionVar();
       ValueRange staged = kTiles.getRegionIterArgs().drop_front(accs);
-      Value width = arith::ConstantIntOp::create(b, loc, 32, 32);
-      Value one = arith::ConstantIntOp::create(b, loc, 1, 32);
-      unsigned next = 0;
-      for (auto [s, sidePlaces] : llvm::enumerate(places)) {
-        for (Place &place : sidePlaces) {
-          Value v = staged[next++];
-          if (place.element) {
-            Value other = gpu::ShuffleOp::create(b, loc, v, one, width, gpu::ShuffleMode::XOR)
-                              .getShuffleResult();
-            v = pack(arith::SelectOp::create(b, loc, oddLane, other, v),
-                     arith::SelectOp::create(b, loc, oddLane, v, other));
-          }
-          memref::StoreOp::create(b, loc, v, smem[s], ValueRange{place.r, place.w});
-        }
+      for (auto [n, word] : llvm::enumerate(staged)) {
+        auto [r, w] = places[n];
+        memref::StoreOp::create(b, loc, word, smem[n / perThread], ValueRange{r, w});
       }
       gpu::BarrierOp::create(b, loc);
       Value nextK = f.add(k0, slice);
