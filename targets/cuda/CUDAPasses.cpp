@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
@@ -35,6 +36,7 @@ namespace ssmc::cuda {
 #define GEN_PASS_DEF_GPUTILEPARALLELLOOPS
 #define GEN_PASS_DEF_GPUHOSTDEVICEMEMORY
 #define GEN_PASS_DEF_GPUMERGEMODULES
+#define GEN_PASS_DEF_GPUKERNELOCCUPANCY
 #define GEN_PASS_DEF_GPUEXPANDMATH
 #include "targets/cuda/Passes.h.inc"
 } // namespace ssmc::cuda
@@ -351,6 +353,37 @@ struct GPUHostDeviceMemoryPass
       load.getMemrefMutable().assign(remapped);
     }
     return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// ssm-gpu-kernel-occupancy
+//===----------------------------------------------------------------------===//
+
+struct GPUKernelOccupancyPass
+    : ssmc::cuda::impl::GPUKernelOccupancyBase<GPUKernelOccupancyPass> {
+  void runOnOperation() override {
+    constexpr llvm::StringLiteral kRequest = "ssmc.min_blocks_per_sm";
+    for (gpu::GPUFuncOp kernel : getOperation().getOps<gpu::GPUFuncOp>()) {
+      int64_t blocks = 0;
+      kernel.walk([&](Operation *op) {
+        if (auto request = op->getAttrOfType<IntegerAttr>(kRequest)) {
+          blocks = std::max(blocks, request.getInt());
+          op->removeAttr(kRequest);
+        }
+      });
+      if (blocks == 0)
+        continue;
+      DenseI32ArrayAttr known = kernel.getKnownBlockSizeAttr();
+      if (!known) {
+        kernel.emitError("ssm-gpu-kernel-occupancy: a kernel asking for ")
+            << blocks << " blocks per multiprocessor needs a known block size";
+        return signalPassFailure();
+      }
+      Builder b(kernel.getContext());
+      kernel->setAttr("nvvm.minctasm", b.getI32IntegerAttr(static_cast<int32_t>(blocks)));
+      kernel->setAttr("nvvm.maxntid", known);
+    }
   }
 };
 

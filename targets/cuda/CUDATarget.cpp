@@ -62,7 +62,7 @@ std::string kernelPipeline(const CUDATargetDesc &target, bool halfModel) {
          "ssm-gpu-tile-parallel-loops{block-size=" +
          std::to_string(target.blockSize) +
          "}, func.func(gpu-map-parallel-loops), convert-parallel-loops-to-gpu, canonicalize, "
-         "ssm-gpu-host-device-memory, gpu-launch-sink-index-computations, gpu-kernel-outlining, ssm-gpu-merge-modules, "
+         "ssm-gpu-host-device-memory, gpu-launch-sink-index-computations, gpu-kernel-outlining, ssm-gpu-merge-modules, gpu.module(ssm-gpu-kernel-occupancy), "
          "func.func(gpu-async-region), canonicalize, expand-strided-metadata, lower-affine, "
          "convert-scf-to-cf, arith-expand{include-bf16=true}, "
          "nvvm-attach-target{chip=" +

@@ -572,6 +572,15 @@ struct GPUTileContractionsPass
       return !ShapedType::isDynamic(staticRanges[d]) && staticRanges[d] % tile == 0;
     };
     bool guarded = !wholeTiles(shape.i) || !wholeTiles(shape.j);
+    // An occupancy request (ssm-gpu-kernel-occupancy) rides on the stores:
+    // ops with effects that no canonicalization before outlining removes.
+    // Only kernels with a sibling ask: two sets of sums make them the ones
+    // ptxas gives the most registers (128, two blocks per multiprocessor),
+    // while the request lets it use up to the limit in lighter ones.
+    auto requestOccupancy = [&](Operation *store) {
+      if (minBlocksPerSM > 0 && sibling)
+        store->setAttr("ssmc.min_blocks_per_sm", b.getI64IntegerAttr(minBlocksPerSM));
+    };
     struct PendingStore {
       Value value, buffer;
       SmallVector<Value> indices;
@@ -605,7 +614,7 @@ struct GPUTileContractionsPass
         store.buffer = consumer.getDpsInits()[0];
       }
       if (guarded)
-        memref::StoreOp::create(b, loc, store.value, store.buffer, store.indices);
+        requestOccupancy(memref::StoreOp::create(b, loc, store.value, store.buffer, store.indices));
       else
         pending.push_back(std::move(store));
     }
@@ -614,7 +623,7 @@ struct GPUTileContractionsPass
     // contiguous dim of the stored buffer and the view is aligned for it.
     auto storeAll = [&]() {
       for (PendingStore &store : pending)
-        memref::StoreOp::create(b, loc, store.value, store.buffer, store.indices);
+        requestOccupancy(memref::StoreOp::create(b, loc, store.value, store.buffer, store.indices));
     };
     Value storedBuffer = pending.empty() ? Value() : pending.front().buffer;
     bool pairable = sums.pairedColumns && storedBuffer &&
@@ -638,8 +647,9 @@ struct GPUTileContractionsPass
       for (size_t n = 0; n + 1 < pending.size(); n += 2) {
         Value pair = vector::FromElementsOp::create(b, loc, VectorType::get({2}, element),
                                                     ValueRange{pending[n].value, pending[n + 1].value});
-        vector::StoreOp::create(b, loc, pair, storedBuffer, pending[n].indices,
-                                /*nontemporal=*/false, llvm::MaybeAlign(pairBytes));
+        requestOccupancy(vector::StoreOp::create(b, loc, pair, storedBuffer, pending[n].indices,
+                                                 /*nontemporal=*/false,
+                                                 llvm::MaybeAlign(pairBytes)));
       }
       b.setInsertionPointToStart(ifAligned.elseBlock());
       storeAll();

@@ -94,7 +94,10 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
     Option<"minBlocks", "min-blocks", "int64_t", "264",
            "fewest blocks (for a static problem) worth 64 x 64 tiles">,
     Option<"tensorCores", "tensor-cores", "bool", "true",
-           "use mma.sync for half-precision models (sm_80 and later)">];
+           "use mma.sync for half-precision models (sm_80 and later)">,
+    Option<"minBlocksPerSM", "min-blocks-per-sm", "int64_t", "0",
+           "blocks of a kernel with sibling sums that should fit on a "
+           "multiprocessor at once (ptxas limits registers to match; 0: none)">];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
                            "::mlir::NVVM::NVVMDialect", "::mlir::LLVM::LLVMDialect",
@@ -212,6 +215,20 @@ def GPUMergeModules : Pass<"ssm-gpu-merge-modules", "::mlir::ModuleOp"> {
   let options = [Option<"moduleName", "module-name", "std::string", "\"ssmc_kernels\"",
                         "name of the merged gpu.module">];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def GPUKernelOccupancy : Pass<"ssm-gpu-kernel-occupancy", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Turn occupancy requests inside kernels into NVVM kernel attributes";
+  let description = [{
+    A pass that builds a `gpu.launch` can ask for at least N resident blocks
+    per multiprocessor by putting `ssmc.min_blocks_per_sm = N` on an op of
+    its body (`gpu-kernel-outlining` keeps no attribute of the launch
+    itself). Here each kernel containing such an op gets `nvvm.minctasm = N`
+    (the largest request) and `nvvm.maxntid` = its known block size, from
+    which ptxas derives its register limit; the requests are removed. A
+    request in a kernel without a known block size is an error.
+  }];
+  let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
 }
 
 def GPUExpandMath : Pass<"ssm-gpu-expand-math", "::mlir::gpu::GPUModuleOp"> {

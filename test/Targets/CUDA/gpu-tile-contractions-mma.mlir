@@ -1,5 +1,6 @@
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions | FileCheck %s
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=tensor-cores=false | FileCheck %s --check-prefix=FMA
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=min-blocks-per-sm=3 | FileCheck %s --check-prefix=OCC
 
 // A bf16 model's C B^T over all chunks: the factors (C reads i, B reads j)
 // are staged as packed bf16 pairs (64 rows x 16 words + 4 of padding),
@@ -154,6 +155,12 @@ func.func @c_bt_f32(%C: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf32>
 // CHECK: math.exp
 // CHECK: memref.store {{.*}} : memref<?x?x128x32x128xbf16>
 // CHECK-NOT: gpu.launch
+// With min-blocks-per-sm, the stores of a kernel with sibling sums carry
+// the occupancy request (for ssm-gpu-kernel-occupancy); others do not.
+// OCC-LABEL: func.func @c_bt_bf16
+// OCC-NOT: ssmc.min_blocks_per_sm
+// OCC-LABEL: func.func @sibling_sums_bf16
+// OCC: vector.store {{.*}}ssmc.min_blocks_per_sm = 3
 // FMA-LABEL: func.func @sibling_sums_bf16
 // FMA: gpu.launch
 // FMA-NOT: gpu.launch
