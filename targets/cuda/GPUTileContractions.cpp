@@ -931,6 +931,7 @@ struct GPUTileContractionsPass
       unsigned rowLoop;
       Value origin, last;
       bool kInnermost = true;
+      OpOperand *pairInput = nullptr; ///< see the paired loads below
     };
     Side sides[2] = {{plan.aLeaves, neededFor(plan.aLeaves), shape.i, f.i0, f.lastI},
                      {plan.bLeaves, neededFor(plan.bLeaves), shape.j, f.j0, f.lastJ}};
@@ -945,6 +946,45 @@ struct GPUTileContractionsPass
         break;
       }
     }
+
+    // A side whose factor is one operand of the model's type widened
+    // (extf), read with k innermost at unit stride, has as its word that
+    // operand's two k-consecutive elements as they are: one 4-byte load
+    // instead of two 2-byte loads and the rounding (exact here). Used where
+    // every such view is aligned for it (checked at run time, uniform).
+    Value pairsOK;
+    for (Side &side : sides) {
+      if (!side.kInnermost || side.leaves.size() != 1)
+        continue;
+      auto ext = side.leaves[0].getDefiningOp<arith::ExtFOp>();
+      auto arg = ext ? dyn_cast<BlockArgument>(ext.getIn()) : BlockArgument();
+      if (!arg || arg.getOwner() != &body || arg.getType() != plan.element ||
+          arg.getArgNumber() >= op.getNumDpsInputs())
+        continue;
+      OpOperand *input = op.getDpsInputOperand(arg.getArgNumber());
+      if (op.getMatchingIndexingMap(input).getResults().back() != getAffineDimExpr(shape.k, ctx))
+        continue;
+      SmallVector<int64_t> strides;
+      int64_t offset;
+      if (failed(cast<MemRefType>(input->get().getType()).getStridesAndOffset(strides, offset)) ||
+          strides.empty() || strides.back() != 1)
+        continue;
+      side.pairInput = input;
+      Value aligned = pairsAligned(b, loc, input->get());
+      pairsOK = pairsOK ? arith::AndIOp::create(b, loc, pairsOK, aligned).getResult() : aligned;
+    }
+    // The word of k and k + 1 of a paired side at row `row` (unclamped).
+    auto pairAt = [&](Side &side, Value row, Value k) {
+      SmallVector<Value> loopIvs(f.ivs);
+      loopIvs[shape.k] = k;
+      loopIvs[side.rowLoop] = arith::MinUIOp::create(b, loc, row, side.last);
+      Value pair = vector::LoadOp::create(
+          b, loc, VectorType::get({2}, plan.element), side.pairInput->get(),
+          f.operandIndices(side.pairInput->getOperandNumber(), loopIvs), /*nontemporal=*/false,
+          llvm::MaybeAlign(4));
+      Value word = vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), pair);
+      return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}).getResult();
+    };
 
     // The side's factor at row `row` (unclamped) and k `k`, in f32.
     auto factorAt = [&](Side &side, Value row, Value k) {
@@ -1004,19 +1044,35 @@ struct GPUTileContractionsPass
       }
     }
     // The packed words of the slice starting at k0, in `places` order.
-    auto loadSlice = [&](Value k0) {
+    auto loadWords = [&](Value k0, bool paired) {
       SmallVector<Value> packed;
       for (auto [s, side] : llvm::enumerate(sides)) {
         for (int64_t m = 0; m < perThread; ++m) {
           auto [r, w] = places[s * perThread + m];
           Value row = f.add(side.origin, r);
           Value k = f.add(k0, arith::MulIOp::create(b, loc, w, index(2)));
+          if (paired && side.pairInput) {
+            packed.push_back(pairAt(side, row, k));
+            continue;
+          }
           Value lo = factorAt(side, row, k);
           Value hi = factorAt(side, row, f.add(k, 1));
           packed.push_back(pack(lo, hi));
         }
       }
       return packed;
+    };
+    auto loadSlice = [&](Value k0) -> SmallVector<Value> {
+      if (!pairsOK)
+        return loadWords(k0, /*paired=*/false);
+      auto ifPaired = scf::IfOp::create(b, loc, SmallVector<Type>(2 * perThread, i32), pairsOK,
+                                        /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(ifPaired.thenBlock());
+      scf::YieldOp::create(b, loc, loadWords(k0, /*paired=*/true));
+      b.setInsertionPointToStart(ifPaired.elseBlock());
+      scf::YieldOp::create(b, loc, loadWords(k0, /*paired=*/false));
+      return SmallVector<Value>(ifPaired.getResults());
     };
     // Software pipelining through registers: the words of slice n + 1 are
     // loaded (and their factors computed) before the tensor-core steps of

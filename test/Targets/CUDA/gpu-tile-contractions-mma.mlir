@@ -8,8 +8,15 @@
 // owns 2 x 2 tiles of 16 x 8 (16 f32 sums per lane). Each thread's 8 words
 // of a slice travel in registers: those of the first slice are loaded
 // before the loop, those of the next while the current one is multiplied.
+// C and B are bf16 read with k innermost: where both views are aligned
+// (checked at run time), a word is one 4-byte load of two elements as they
+// are; else two loads, widened and rounded back.
 // CHECK-LABEL: func.func @c_bt_bf16
 // CHECK: workgroup(%[[SA:[^ ]*]] : memref<64x20xi32, #gpu.address_space<workgroup>>, %[[SB:[^ ]*]] : memref<64x20xi32, #gpu.address_space<workgroup>>)
+// CHECK: memref.extract_aligned_pointer_as_index
+// CHECK: scf.if %{{.*}} -> (i32, i32, i32, i32, i32, i32, i32, i32)
+// CHECK-COUNT-4: vector.load {{.*}} {alignment = 4 : i64} : memref<?x?x128x32x64xbf16>, vector<2xbf16>
+// CHECK: } else {
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 // CHECK: arith.shli
 // CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, i32, i32, i32, i32, i32, i32, i32, i32)
