@@ -952,9 +952,10 @@ struct GPUTileContractionsPass
     // operand's two k-consecutive elements as they are: one 4-byte load
     // instead of two 2-byte loads and the rounding (exact here). Used where
     // every such view is aligned for it (checked at run time, uniform).
+    // Behind the `paired-loads` option until measured on a GPU.
     Value pairsOK;
     for (Side &side : sides) {
-      if (!side.kInnermost || side.leaves.size() != 1)
+      if (!pairedLoads || !side.kInnermost || side.leaves.size() != 1)
         continue;
       auto ext = side.leaves[0].getDefiningOp<arith::ExtFOp>();
       auto arg = ext ? dyn_cast<BlockArgument>(ext.getIn()) : BlockArgument();

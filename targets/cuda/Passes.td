@@ -95,6 +95,9 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
            "fewest blocks (for a static problem) worth 64 x 64 tiles">,
     Option<"tensorCores", "tensor-cores", "bool", "true",
            "use mma.sync for half-precision models (sm_80 and later)">,
+    Option<"pairedLoads", "paired-loads", "bool", "false",
+           "stage a widened model-type operand read with k innermost with one 4-byte "
+           "load per word where its view is aligned (not yet measured on a GPU)">,
     Option<"minBlocksPerSM", "min-blocks-per-sm", "int64_t", "0",
            "blocks of a kernel with sibling sums that should fit on a "
            "multiprocessor at once (ptxas limits registers to match; 0: none)">];

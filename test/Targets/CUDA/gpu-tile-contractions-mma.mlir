@@ -1,6 +1,7 @@
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions | FileCheck %s
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=tensor-cores=false | FileCheck %s --check-prefix=FMA
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=min-blocks-per-sm=3 | FileCheck %s --check-prefix=OCC
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=paired-loads=true | FileCheck %s --check-prefix=PAIR
 
 // A bf16 model's C B^T over all chunks: the factors (C reads i, B reads j)
 // are staged as packed bf16 pairs (64 rows x 16 words + 4 of padding),
@@ -8,15 +9,19 @@
 // owns 2 x 2 tiles of 16 x 8 (16 f32 sums per lane). Each thread's 8 words
 // of a slice travel in registers: those of the first slice are loaded
 // before the loop, those of the next while the current one is multiplied.
-// C and B are bf16 read with k innermost: where both views are aligned
-// (checked at run time), a word is one 4-byte load of two elements as they
-// are; else two loads, widened and rounded back.
+// With paired-loads: C and B are bf16 read with k innermost, so where both
+// views are aligned (checked at run time) a word is one 4-byte load of two
+// elements as they are; else two loads, widened and rounded back.
+// PAIR-LABEL: func.func @c_bt_bf16
+// PAIR: memref.extract_aligned_pointer_as_index
+// PAIR: scf.if %{{.*}} -> (i32, i32, i32, i32, i32, i32, i32, i32)
+// PAIR-COUNT-4: vector.load {{.*}} {alignment = 4 : i64} : memref<?x?x128x32x64xbf16>, vector<2xbf16>
+// PAIR: } else {
+// PAIR: arith.truncf
+// PAIR: scf.for
 // CHECK-LABEL: func.func @c_bt_bf16
 // CHECK: workgroup(%[[SA:[^ ]*]] : memref<64x20xi32, #gpu.address_space<workgroup>>, %[[SB:[^ ]*]] : memref<64x20xi32, #gpu.address_space<workgroup>>)
-// CHECK: memref.extract_aligned_pointer_as_index
-// CHECK: scf.if %{{.*}} -> (i32, i32, i32, i32, i32, i32, i32, i32)
-// CHECK-COUNT-4: vector.load {{.*}} {alignment = 4 : i64} : memref<?x?x128x32x64xbf16>, vector<2xbf16>
-// CHECK: } else {
+// CHECK-NOT: vector.load
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 // CHECK: arith.shli
 // CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, i32, i32, i32, i32, i32, i32, i32, i32)
