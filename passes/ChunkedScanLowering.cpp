@@ -484,11 +484,20 @@ std::pair<Value, Value> buildAllChunks(OpBuilder &b, Location loc, const ChunkOp
 Value chunked(OpBuilder &b, Location loc, Value seq, OpFoldResult chunks, Value end, int64_t q) {
   Value head = sliceChunk(b, loc, seq, arith::ConstantIndexOp::create(b, loc, 0), end);
   auto type = cast<RankedTensorType>(head.getType());
+  SmallVector<int64_t> shape = {type.getDimSize(0), ShapedType::kDynamic, q};
+  if (std::optional<int64_t> c = getConstantIntValue(chunks)) {
+    shape[1] = *c;
+    // A static chunk count expands a static length: the slice's length is
+    // a value, so say what it is.
+    if (type.isDynamicDim(1)) {
+      SmallVector<int64_t> staticShape(type.getShape());
+      staticShape[1] = *c * q;
+      type = RankedTensorType::get(staticShape, type.getElementType());
+      head = tensor::CastOp::create(b, loc, type, head);
+    }
+  }
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, head);
   SmallVector<OpFoldResult> outSizes = {sizes[0], chunks, b.getIndexAttr(q)};
-  SmallVector<int64_t> shape = {type.getDimSize(0), ShapedType::kDynamic, q};
-  if (std::optional<int64_t> c = getConstantIntValue(chunks))
-    shape[1] = *c;
   SmallVector<ReassociationIndices> groups = {{0}, {1, 2}};
   for (int64_t dim = 2; dim < type.getRank(); ++dim) {
     outSizes.push_back(sizes[dim]);
@@ -583,9 +592,13 @@ struct ChunkedScanLowering : OpConversionPattern<ChunkedScanOp> {
             Value yRows = tensor::CollapseShapeOp::create(
                 b, l, yChunks, SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
             OpFoldResult zero = b.getIndexAttr(0);
+            // The rows' length as yRows has it (static with a static count).
+            OpFoldResult rows = fullEnd;
+            if (std::optional<int64_t> c = getConstantIntValue(chunkCount))
+              rows = b.getIndexAttr(*c * chunk);
             Value y = tensor::InsertSliceOp::create(
                 b, l, yRows, yInit, ArrayRef<OpFoldResult>{zero, zero, zero, zero},
-                ArrayRef<OpFoldResult>{batch, fullEnd, hSize, pSize},
+                ArrayRef<OpFoldResult>{batch, rows, hSize, pSize},
                 SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
             scf::YieldOp::create(b, l, ValueRange{castToType(b, l, newState, state.getType()), y});
           },

@@ -1,4 +1,4 @@
-// RUN: ssmc-opt %s -convert-ssm-to-linalg=scan-all-chunks-at-once=true | FileCheck %s
+// RUN: ssmc-opt %s -split-input-file -convert-ssm-to-linalg=scan-all-chunks-at-once=true | FileCheck %s
 
 // The all-chunks schedule of a bf16 model's scan: the decay-weighted C B^T
 // is stored in bf16 (rounded once, where upstream rounds it), Y_diag states
@@ -29,4 +29,21 @@ func.func @all_chunks_bf16(%x: tensor<1x?x2x2xbf16>, %la: tensor<1x?x2xf32>, %b:
       : (tensor<1x?x2x2xbf16>, tensor<1x?x2xf32>, tensor<1x?x2x3xbf16>, tensor<1x?x2x3xbf16>,
          !ssm.ssm_state<2x2x3xf32>, tensor<1xi32>) -> (tensor<1x?x2x2xbf16>, !ssm.ssm_state<2x2x3xf32>)
   return %y, %so : tensor<1x?x2x2xbf16>, !ssm.ssm_state<2x2x3xf32>
+}
+
+// -----
+
+// A static sequence length: the chunks are expanded from a static slice and
+// y goes back in at its static length.
+// CHECK-LABEL: func.func @all_chunks_static
+// CHECK: tensor.cast %{{.*}} : tensor<2x?x2x2xf32> to tensor<2x8x2x2xf32>
+// CHECK: tensor.expand_shape {{.*}} into tensor<2x2x4x2x2xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 0, 0] [2, 8, 2, 2] [1, 1, 1, 1] : tensor<2x8x2x2xf32> into tensor<2x8x2x2xf32>
+func.func @all_chunks_static(%x: tensor<2x8x2x2xf32>, %la: tensor<2x8x2xf32>, %b: tensor<2x8x2x3xf32>,
+                             %c: tensor<2x8x2x3xf32>, %s: !ssm.ssm_state<2x2x3xf32>, %len: tensor<2xi32>)
+    -> (tensor<2x8x2x2xf32>, !ssm.ssm_state<2x2x3xf32>) {
+  %y, %so = ssm.chunked_scan %x, %la, %b, %c, state %s, lengths %len chunk 4
+      : (tensor<2x8x2x2xf32>, tensor<2x8x2xf32>, tensor<2x8x2x3xf32>, tensor<2x8x2x3xf32>,
+         !ssm.ssm_state<2x2x3xf32>, tensor<2xi32>) -> (tensor<2x8x2x2xf32>, !ssm.ssm_state<2x2x3xf32>)
+  return %y, %so : tensor<2x8x2x2xf32>, !ssm.ssm_state<2x2x3xf32>
 }

@@ -20,6 +20,16 @@
 // RUN: | mlir-runner -e main -entry-point-result=void \
 // RUN:   -shared-libs=%mlir_runner_libs \
 // RUN: | FileCheck %s
+// The all-chunks schedule (whole chunks in the same ops, as on a GPU) must
+// print the same, static and dynamic lengths alike.
+// RUN: ssmc-opt %s -convert-ssm-to-linalg=scan-all-chunks-at-once=true -reconcile-unrealized-casts \
+// RUN:   -one-shot-bufferize="bufferize-function-boundaries" -convert-linalg-to-loops \
+// RUN:   -convert-scf-to-cf -expand-strided-metadata -lower-affine -finalize-memref-to-llvm \
+// RUN:   -convert-math-to-llvm -convert-arith-to-llvm -convert-func-to-llvm -convert-cf-to-llvm \
+// RUN:   -reconcile-unrealized-casts \
+// RUN: | mlir-runner -e main -entry-point-result=void \
+// RUN:   -shared-libs=%mlir_runner_libs \
+// RUN: | FileCheck %s
 
 func.func private @printMemrefF32(memref<*xf32>)
 
