@@ -291,13 +291,16 @@ struct GPUTileContractionsPass
     // reads; the sibling is computed in the same kernel, not on its own.
     llvm::DenseMap<Operation *, Sibling> siblings;
     llvm::DenseSet<Operation *> absorbed;
+    // A kernel holds two sums at most: a contraction that already has a
+    // sibling is not absorbed into a third's kernel.
     for (Contraction &c : ops) {
       if (absorbed.contains(c.op))
         continue;
-      if (std::optional<Sibling> sibling = findSibling(c, ops); sibling && !absorbed.contains(c.op)) {
-        absorbed.insert(sibling->c.op);
-        siblings.try_emplace(c.op, *sibling);
-      }
+      std::optional<Sibling> sibling = findSibling(c, ops);
+      if (!sibling || siblings.count(sibling->c.op) || absorbed.contains(sibling->c.op))
+        continue;
+      absorbed.insert(sibling->c.op);
+      siblings.try_emplace(c.op, *sibling);
     }
     for (Contraction &c : ops) {
       if (absorbed.contains(c.op))

@@ -1,8 +1,9 @@
 //===- KernelBuilders.h - pieces shared by the kernel passes -----*- C++ -*-===//
 //
-// What ssm-gpu-projections and ssm-gpu-block-reductions both need: finding
-// the zero fill an accumulation starts from, folding the elementwise op that
-// consumes a kernel's output into that kernel, and a warp's shuffle-tree sum.
+// What the CUDA kernel passes (projections, block reductions, tile
+// contractions, prefix sums) share: finding the zero fill an accumulation
+// starts from, folding the elementwise ops that produce a kernel's input or
+// consume its output into that kernel, and a warp's shuffle-tree sum.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SSMC_TARGETS_CUDA_KERNELBUILDERS_H
