@@ -33,6 +33,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
@@ -49,6 +50,7 @@ const char *kUsage =
     "USAGE: ssmc compile <checkpoint-dir> [--target host|aarch64|cuda] [--dotprod]\n"
     "         [--sm 80|90] [--dtype f32|bf16|f16] -o <out> [--emit=mlir|llvm|asm|obj|artifact]\n"
     "         [--print-ir-after-all] [--print-ir-after=<pass>] [--scan=loop|all-chunks]\n"
+    "         [--pass-options='<pass>{key=value ...}']...\n"
     "  Compiles a checkpoint into a deployable artifact (default, .ssmx) or emits\n"
     "  an intermediate stage: the lowered MLIR, LLVM IR, assembly or an object file.\n"
     "  --target host     x86-64 of this machine (AVX2/FMA when present)\n"
@@ -62,6 +64,9 @@ const char *kUsage =
     "  --scan=S          the chunked scan's schedule: `loop` (one chunk after the\n"
     "                    other; default on CPUs) or `all-chunks` (every whole\n"
     "                    chunk in the same kernels; default on CUDA)\n"
+    "  --pass-options=P  sets options of a pass of the target's pipeline, e.g.\n"
+    "                    'ssm-gpu-tile-contractions{ldmatrix=false}' (repeatable;\n"
+    "                    `ssmc-opt --help` lists each pass's options)\n"
     "\n"
     "USAGE: ssmc compile --preset NAME --synthetic-weights [--seed N] [--dtype T] [options] -o <out>\n"
     "  Compiles a preset (ssmc make-model --list-presets) without a checkpoint:\n"
@@ -410,6 +415,10 @@ int ssmc::driver::runCompile(int argc, char **argv) {
       if (arg != "loop" && arg != "all-chunks")
         return fail("unknown --scan=" + arg + " (expected loop or all-chunks)");
       options.scanAllChunks = arg == "all-chunks";
+    } else if (arg.consume_front("--pass-options=")) {
+      if (!arg.contains('{') || !arg.ends_with("}"))
+        return fail("--pass-options='" + arg + "': expected <pass>{key=value ...}");
+      options.passOptions.push_back(arg.str());
     } else if (arg == "--print-ir-after-all") {
       options.printIRAfterAll = true;
     } else if (arg.consume_front("--print-ir-after=")) {
@@ -472,6 +481,9 @@ int ssmc::driver::runCompile(int argc, char **argv) {
   DialectRegistry registry;
   ssmc::registerSSMCDialects(registry);
   ssmc::registerSSMCPasses();
+  for (const std::string &override : options.passOptions)
+    if (!mlir::PassInfo::lookup(llvm::StringRef(override).split('{').first))
+      return fail("--pass-options='" + override + "': no such pass (ssmc-opt --help lists them)");
   MLIRContext context(registry);
   auto module = synthetic ? ssmc::hf::importSynthetic(context, synthetic->cfg,
                                                        "preset " + preset, synthetic->dtype)

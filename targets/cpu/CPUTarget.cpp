@@ -13,6 +13,7 @@
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -168,14 +169,66 @@ llvm::Expected<CPUTargetDesc> ssmc::cpu::getCPUTarget(llvm::StringRef name, bool
   return makeError("unknown target '" + name + "' (expected host, aarch64 or cuda)");
 }
 
+llvm::Expected<std::string> ssmc::cpu::withPassOptions(llvm::StringRef pipeline,
+                                                       llvm::ArrayRef<std::string> overrides) {
+  std::string text = pipeline.str();
+  for (const std::string &override : overrides) {
+    llvm::StringRef spec(override);
+    size_t brace = spec.find('{');
+    if (brace == llvm::StringRef::npos || !spec.ends_with("}") || brace == 0)
+      return makeError("--pass-options='" + spec + "': expected name{key=value ...}");
+    llvm::StringRef name = spec.take_front(brace);
+    SmallVector<llvm::StringRef> settings;
+    spec.drop_front(brace + 1).drop_back().split(settings, ' ', -1, /*KeepEmpty=*/false);
+    auto keyOf = [](llvm::StringRef setting) { return setting.split('=').first; };
+    bool found = false;
+    auto isNameChar = [](char c) { return llvm::isAlnum(c) || c == '-' || c == '_' || c == '.'; };
+    for (size_t at = text.find(name.str()); at != std::string::npos;
+         at = text.find(name.str(), at + 1)) {
+      size_t end = at + name.size();
+      if ((at > 0 && isNameChar(text[at - 1])) || (end < text.size() && isNameChar(text[end])))
+        continue;
+      found = true;
+      // The occurrence's own settings, with those named in the override
+      // replaced and the rest appended.
+      SmallVector<std::string> merged;
+      size_t close = end;
+      if (end < text.size() && text[end] == '{') {
+        close = text.find('}', end);
+        if (close == std::string::npos)
+          return makeError("internal error: unbalanced options in the pipeline");
+        SmallVector<llvm::StringRef> existing;
+        llvm::StringRef(text).slice(end + 1, close).split(existing, ' ', -1, false);
+        for (llvm::StringRef setting : existing)
+          if (llvm::none_of(settings, [&](llvm::StringRef s) { return keyOf(s) == keyOf(setting); }))
+            merged.push_back(setting.str());
+        ++close;
+      }
+      for (llvm::StringRef setting : settings)
+        merged.push_back(setting.str());
+      std::string replacement = name.str() + "{" + llvm::join(merged, " ") + "}";
+      text.replace(at, close - at, replacement);
+      at += replacement.size() - 1;
+    }
+    // A pipeline without the pass (a compilation runs several) is left as it is.
+    (void)found;
+  }
+  return text;
+}
+
 llvm::Error ssmc::cpu::runPipeline(ModuleOp module, llvm::StringRef pipeline,
                                    const CompileOptions &options) {
   MLIRContext *ctx = module.getContext();
   PassManager pm(ctx);
+  llvm::Expected<std::string> text = withPassOptions(pipeline, options.passOptions);
+  if (!text)
+    return text.takeError();
   std::string error;
   llvm::raw_string_ostream errorStream(error);
-  if (failed(parsePassPipeline(pipeline, pm, errorStream)))
-    return makeError("internal error: bad pass pipeline: " + error);
+  if (failed(parsePassPipeline(*text, pm, errorStream)))
+    return makeError((options.passOptions.empty() ? "internal error: bad pass pipeline: "
+                                                  : "bad pass pipeline (after --pass-options): ") +
+                     error);
   if (options.printIRAfterAll || !options.printIRAfter.empty()) {
     ctx->disableMultithreading();
     std::string only = options.printIRAfter;

@@ -57,7 +57,17 @@ struct CompileOptions {
   /// `ssmc compile --scan=loop|all-chunks`: overrides the target's
   /// scanAllChunks (CPUTargetDesc, CUDATargetDesc) when set.
   std::optional<bool> scanAllChunks;
+  /// `ssmc compile --pass-options='name{key=value ...}'`: options set on
+  /// every occurrence of pass `name` in the pipeline (keys it already has
+  /// are replaced). For tuning and A/B builds; `ssmc compile` checks that
+  /// each names a registered pass.
+  std::vector<std::string> passOptions;
 };
+
+/// `pipeline` with each of `overrides` ("name{key=value ...}") applied (see
+/// CompileOptions::passOptions).
+llvm::Expected<std::string> withPassOptions(llvm::StringRef pipeline,
+                                            llvm::ArrayRef<std::string> overrides);
 
 /// Runs a textual pass pipeline (implicitly nested, e.g. "canonicalize,
 /// func.func(cse)") on `module`, printing IR after passes as `options` asks.

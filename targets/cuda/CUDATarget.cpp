@@ -68,7 +68,7 @@ std::string kernelPipeline(const CUDATargetDesc &target, bool halfModel) {
          "nvvm-attach-target{chip=" +
          target.chip +
          " O=3}, "
-         "gpu.module(ssm-gpu-lower-all-reduce, ssm-gpu-expand-math, convert-gpu-to-nvvm, convert-vector-to-llvm, "
+         "gpu.module(ssm-gpu-lower-all-reduce, ssm-gpu-expand-math, convert-gpu-to-nvvm, ssm-gpu-align-workgroup-memory, convert-vector-to-llvm, "
          "reconcile-unrealized-casts)";
 }
 

@@ -417,26 +417,35 @@ struct GPUTileContractionsPass
     bool pairedColumns = false;
   };
 
-  /// Whether pairs of `buffer`'s elements along its innermost dim that
-  /// start at an even index are aligned to twice the element size: a
-  /// uniform value computed from the view's base, offset and strides.
-  Value pairsAligned(OpBuilder &b, Location loc, Value buffer) {
+  /// Whether runs of `n` elements of `buffer` along its innermost dim that
+  /// start at an index divisible by `n` are aligned to n times the element
+  /// size: a uniform value computed from the view's base, offset and strides.
+  static Value runsAligned(OpBuilder &b, Location loc, Value buffer, int64_t n) {
     auto type = cast<MemRefType>(buffer.getType());
     int64_t elementBytes = type.getElementTypeBitWidth() / 8;
     auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
-    auto even = [&](Value v) {
+    auto divisible = [&](Value v, int64_t by) {
       return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                   arith::RemUIOp::create(b, loc, v, index(2)), index(0));
+                                   arith::RemUIOp::create(b, loc, v, index(by)), index(0));
     };
     auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, buffer);
     Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
-    Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                     arith::RemUIOp::create(b, loc, base, index(2 * elementBytes)),
-                                     index(0));
-    ok = arith::AndIOp::create(b, loc, ok, even(metadata.getOffset()));
+    Value ok = divisible(base, n * elementBytes);
+    ok = arith::AndIOp::create(b, loc, ok, divisible(metadata.getOffset(), n));
     for (Value stride : metadata.getStrides().drop_back())
-      ok = arith::AndIOp::create(b, loc, ok, even(stride));
+      ok = arith::AndIOp::create(b, loc, ok, divisible(stride, n));
     return ok;
+  }
+
+  /// Whether the i-side (or j-side) of an mma product is staged [row][k]
+  /// (k innermost in the side's first operand that reads its row loop, so
+  /// that global reads run along k) rather than [k][row].
+  static bool stagedRowMajor(linalg::GenericOp op, const ContractionShape &shape, char role) {
+    for (auto [n, input] : llvm::enumerate(op.getDpsInputOperands()))
+      if (shape.roles[n] == role)
+        return op.getMatchingIndexingMap(input).getResults().back() ==
+               getAffineDimExpr(shape.k, op.getContext());
+    return true;
   }
 
   void rewrite(linalg::GenericOp op, const ContractionShape &shape,
@@ -491,14 +500,25 @@ struct GPUTileContractionsPass
     SmallVector<OpOperand *> inputs = op.getDpsInputOperands();
     unsigned siblingMemory = 0; // the sibling's first workgroup buffer
     if (mma) {
-      // The rounded factors A[i, k] and B[j, k] (k innermost, two values
-      // per 32-bit word as the mma fragments hold them). Rows padded by 4
-      // words: the 8 rows a fragment load reads start in distinct banks.
-      // A sibling's sums run after these and reuse the two buffers.
-      Type word = b.getI32Type();
-      int64_t slice = std::max(mma->kSlice, sibling ? sibling->c.mma->kSlice : 0);
-      for (int n = 0; n < 2; ++n)
-        attributions.push_back(MemRefType::get({tile, slice / 2 + 4}, word, AffineMap(), workgroup));
+      // Per contraction, the rounded factors of each side in the model's
+      // type: [T][slice + 8] for a side staged row-major (k innermost),
+      // [slice][T + 8] for one staged k-major (see stagedRowMajor). The
+      // padding of 8 elements (16 bytes) puts the 8 rows a fragment load
+      // (or one ldmatrix matrix) reads in distinct banks and keeps every
+      // row 16-byte aligned.
+      auto stage = [&](const Contraction &c) {
+        for (char role : {'i', 'j'}) {
+          SmallVector<int64_t> memShape =
+              stagedRowMajor(c.op, c.shape, role)
+                  ? SmallVector<int64_t>{tile, c.mma->kSlice + 8}
+                  : SmallVector<int64_t>{c.mma->kSlice, tile + 8};
+          attributions.push_back(MemRefType::get(memShape, c.mma->element, AffineMap(), workgroup));
+        }
+      };
+      stage(Contraction{op, shape, mma});
+      siblingMemory = attributions.size();
+      if (sibling)
+        stage(sibling->c);
     } else {
       // A 16 x (T + 1) tile per i- or j-operand (padded rows: the
       // column-wise stores of k-innermost operands do not all hit one
@@ -641,7 +661,7 @@ struct GPUTileContractionsPass
                  strides.back() == 1 && jDim && *jDim + 1 == strides.size();
     }
     if (pairable) {
-      auto ifAligned = scf::IfOp::create(b, loc, pairsAligned(b, loc, storedBuffer),
+      auto ifAligned = scf::IfOp::create(b, loc, runsAligned(b, loc, storedBuffer, 2),
                                          /*withElseRegion=*/true);
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(ifAligned.thenBlock());
@@ -888,8 +908,18 @@ struct GPUTileContractionsPass
 
   /// Tensor cores: 8 warps as 2 x 4, each owning (T/2) x (T/4) of the tile
   /// as (T/32) x (T/32) mma tiles of 16 x 8. Per K-slice the block stages
-  /// the rounded factors A (T x slice) and B (T x slice) in workgroup memory,
+  /// the rounded factors of both sides (T x slice each) in workgroup memory,
   /// then each warp runs slice/16 steps of m16n8k16 on its fragments.
+  ///
+  /// Staging, per side: each thread owns T * slice / 256 elements of the
+  /// slice. The scalar way computes each from element loads (rows clamped
+  /// at the edge). The vector way (`vector-staging`, whole tiles, aligned
+  /// views) owns a run of them: 2v k-consecutive elements of one row for a
+  /// row-major side, v row-consecutive elements at two consecutive k for a
+  /// k-major one, and reads each operand of the side with one vector load
+  /// per run (an operand that does not vary along the run: one element).
+  /// Both ways keep the next slice's loads in registers while the tensor
+  /// cores work on this one.
   ThreadSums emitMMASums(TileFrame &f, const MMAPlan &plan) {
     OpBuilder &b = f.b;
     Location loc = f.loc;
@@ -900,7 +930,7 @@ struct GPUTileContractionsPass
     int64_t tile = f.tile, slice = plan.kSlice, words = slice / 2;
     int64_t warpRows = tile / 2, warpCols = tile / 4;
     int64_t mTiles = warpRows / 16, nTiles = warpCols / 8;
-    Type f32 = b.getF32Type(), i32 = b.getI32Type(), i16 = b.getI16Type();
+    Type f32 = b.getF32Type(), i32 = b.getI32Type(), element = plan.element;
     Value tid = f.launch.getThreadIds().x;
     Value lane = arith::RemUIOp::create(b, loc, tid, index(32));
     Value warp = arith::DivUIOp::create(b, loc, tid, index(32));
@@ -914,6 +944,7 @@ struct GPUTileContractionsPass
     Block &body = op.getRegion().front();
     int64_t accs = mTiles * nTiles * 4;
     Value zero = arith::ConstantOp::create(b, loc, f32, b.getZeroAttr(f32));
+    SmallVector<int64_t> staticRanges = op.getStaticLoopRanges();
 
     // The body ops each side's leaves need, in body order.
     auto neededFor = [&](ArrayRef<Value> leaves) {
@@ -928,85 +959,82 @@ struct GPUTileContractionsPass
       }
       return needed;
     };
+    /// How a vector-staged side reads one operand per run.
+    enum class Read { Vector, Element, PerPosition };
     struct Side {
       ArrayRef<Value> leaves;
       llvm::SmallPtrSet<Operation *, 16> ops;
       unsigned rowLoop;
       Value origin, last;
-      bool kInnermost = true;
-      OpOperand *pairInput = nullptr; ///< see the paired loads below
+      bool rowMajor = true; ///< staged [row][k] (else [k][row])
+      Value memory;
+      SmallVector<OpOperand *> inputs; ///< the operands the side reads
+      // Vector staging: the way each input is read, and the run condition.
+      bool vectorizable = false;
+      SmallVector<Read> reads;
+      SmallVector<bool> readsK;
     };
     Side sides[2] = {{plan.aLeaves, neededFor(plan.aLeaves), shape.i, f.i0, f.lastI},
                      {plan.bLeaves, neededFor(plan.bLeaves), shape.j, f.j0, f.lastJ}};
-    // Global loads are contiguous across threads along k when the first
-    // operand the side reads that has a row index has k innermost.
-    for (Side &side : sides) {
-      for (auto [n, input] : llvm::enumerate(op.getDpsInputOperands())) {
-        if (shape.roles[n] != (&side == &sides[0] ? 'i' : 'j'))
-          continue;
-        AffineMap map = op.getMatchingIndexingMap(input);
-        side.kInnermost = map.getResults().back() == getAffineDimExpr(shape.k, ctx);
-        break;
-      }
-    }
-
-    // A side whose factor is one operand of the model's type widened
-    // (extf), read with k innermost at unit stride, has as its word that
-    // operand's two k-consecutive elements as they are: one 4-byte load
-    // instead of two 2-byte loads and the rounding (exact here). Used where
-    // every such view is aligned for it (checked at run time, uniform).
-    // Behind the `paired-loads` option until measured on a GPU.
-    Value pairsOK;
-    for (Side &side : sides) {
-      if (!pairedLoads || !side.kInnermost || side.leaves.size() != 1)
-        continue;
-      auto ext = side.leaves[0].getDefiningOp<arith::ExtFOp>();
-      auto arg = ext ? dyn_cast<BlockArgument>(ext.getIn()) : BlockArgument();
-      if (!arg || arg.getOwner() != &body || arg.getType() != plan.element ||
-          arg.getArgNumber() >= op.getNumDpsInputs())
-        continue;
-      OpOperand *input = op.getDpsInputOperand(arg.getArgNumber());
-      if (op.getMatchingIndexingMap(input).getResults().back() != getAffineDimExpr(shape.k, ctx))
-        continue;
-      SmallVector<int64_t> strides;
-      int64_t offset;
-      if (failed(cast<MemRefType>(input->get().getType()).getStridesAndOffset(strides, offset)) ||
-          strides.empty() || strides.back() != 1)
-        continue;
-      side.pairInput = input;
-      Value aligned = pairsAligned(b, loc, input->get());
-      pairsOK = pairsOK ? arith::AndIOp::create(b, loc, pairsOK, aligned).getResult() : aligned;
-    }
-    // The word of k and k + 1 of a paired side at row `row` (unclamped).
-    auto pairAt = [&](Side &side, Value row, Value k) {
-      SmallVector<Value> loopIvs(f.ivs);
-      loopIvs[shape.k] = k;
-      loopIvs[side.rowLoop] = arith::MinUIOp::create(b, loc, row, side.last);
-      Value pair = vector::LoadOp::create(
-          b, loc, VectorType::get({2}, plan.element), side.pairInput->get(),
-          f.operandIndices(side.pairInput->getOperandNumber(), loopIvs), /*nontemporal=*/false,
-          llvm::MaybeAlign(4));
-      Value word = vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), pair);
-      return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0}).getResult();
-    };
-
-    // The side's factor at row `row` (unclamped) and k `k`, in f32.
-    auto factorAt = [&](Side &side, Value row, Value k) {
-      SmallVector<Value> loopIvs(f.ivs);
-      loopIvs[shape.k] = k;
-      loopIvs[side.rowLoop] = arith::MinUIOp::create(b, loc, row, side.last);
-      SmallVector<Value> indexIvs(loopIvs);
-      indexIvs[side.rowLoop] = row;
-      IRMapping mapping;
+    for (auto [s, side] : llvm::enumerate(sides)) {
+      side.rowMajor = stagedRowMajor(op, shape, s == 0 ? 'i' : 'j');
+      side.memory = smem[f.firstMemory + s];
       for (OpOperand *input : op.getDpsInputOperands()) {
         BlockArgument arg = body.getArgument(input->getOperandNumber());
-        bool used = llvm::any_of(arg.getUsers(), [&](Operation *user) { return side.ops.contains(user); }) ||
-                    llvm::is_contained(side.leaves, Value(arg));
-        if (!used)
-          continue;
-        mapping.map(arg, memref::LoadOp::create(
-                             b, loc, input->get(), f.operandIndices(input->getOperandNumber(), loopIvs)));
+        if (llvm::any_of(arg.getUsers(), [&](Operation *user) { return side.ops.contains(user); }) ||
+            llvm::is_contained(side.leaves, Value(arg)))
+          side.inputs.push_back(input);
       }
+    }
+
+    // Per thread and slice: perThread words (2 perThread elements) per side.
+    int64_t perThread = tile * words / (kThreadsPerSide * kThreadsPerSide);
+    int64_t run = perThread; // vector staging: words per thread, one run
+    Value vectorOK;
+    for (Side &side : sides) {
+      unsigned runLoop = side.rowMajor ? shape.k : side.rowLoop;
+      int64_t runLength = side.rowMajor ? 2 * run : run;
+      bool whole = !ShapedType::isDynamic(staticRanges[side.rowLoop]) &&
+                   staticRanges[side.rowLoop] % tile == 0;
+      if (!vectorStaging || !whole || runLength < 2)
+        continue;
+      side.vectorizable = true;
+      SmallVector<Value> conditions;
+      for (OpOperand *input : side.inputs) {
+        AffineMap map = op.getMatchingIndexingMap(input);
+        auto type = cast<MemRefType>(input->get().getType());
+        SmallVector<int64_t> strides;
+        int64_t offset;
+        bool unitInnermost = succeeded(type.getStridesAndOffset(strides, offset)) &&
+                             !strides.empty() && strides.back() == 1;
+        side.readsK.push_back(map.isFunctionOfDim(shape.k));
+        if (!map.isFunctionOfDim(runLoop)) {
+          side.reads.push_back(Read::Element);
+        } else if (unitInnermost && map.getResults().back() == getAffineDimExpr(runLoop, ctx) &&
+                   type.getElementTypeBitWidth() % 8 == 0) {
+          side.reads.push_back(Read::Vector);
+          conditions.push_back(runsAligned(b, loc, input->get(), runLength));
+        } else {
+          side.reads.push_back(Read::PerPosition);
+        }
+      }
+      for (Value c : conditions)
+        vectorOK = vectorOK ? arith::AndIOp::create(b, loc, vectorOK, c).getResult() : c;
+    }
+    bool anyVector = llvm::any_of(sides, [](const Side &s) { return s.vectorizable; });
+    if (anyVector && !vectorOK)
+      vectorOK = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
+
+    // The side's factor in f32 at row `row` and k `k` (loop values), its
+    // operands' elements given by `valueOf`.
+    auto factorFrom = [&](Side &side, Value row, Value k,
+                          llvm::function_ref<Value(unsigned)> valueOf) {
+      SmallVector<Value> indexIvs(f.ivs);
+      indexIvs[shape.k] = k;
+      indexIvs[side.rowLoop] = row;
+      IRMapping mapping;
+      for (auto [n, input] : llvm::enumerate(side.inputs))
+        mapping.map(body.getArgument(input->getOperandNumber()), valueOf(n));
       for (Operation &inner : body.without_terminator()) {
         if (!side.ops.contains(&inner))
           continue;
@@ -1023,79 +1051,316 @@ struct GPUTileContractionsPass
       }
       return product;
     };
-    // Two factors rounded to the model's type in one word (lower k low).
-    auto pack = [&](Value lo, Value hi) {
-      auto bits = [&](Value v) {
-        Value half = arith::TruncFOp::create(b, loc, plan.element, v);
-        return arith::ExtUIOp::create(b, loc, i32, arith::BitcastOp::create(b, loc, i16, half));
-      };
-      Value high = arith::ShLIOp::create(b, loc, bits(hi),
-                                         arith::ConstantIntOp::create(b, loc, i32, 16));
-      return arith::OrIOp::create(b, loc, bits(lo), high).getResult();
+    // A factor rounded to the model's type; a widened model-type value (or
+    // one selected against 0) is taken as it was, without the round trip.
+    std::function<Value(Value)> rounded = [&](Value v) -> Value {
+      if (auto ext = v.getDefiningOp<arith::ExtFOp>(); ext && ext.getIn().getType() == element)
+        return ext.getIn();
+      if (auto select = v.getDefiningOp<arith::SelectOp>()) {
+        auto zero = select.getFalseValue().getDefiningOp<arith::ConstantOp>();
+        auto zeroValue = zero ? dyn_cast<FloatAttr>(zero.getValue()) : FloatAttr();
+        auto ext = select.getTrueValue().getDefiningOp<arith::ExtFOp>();
+        if (zeroValue && zeroValue.getValue().isPosZero() && ext && ext.getIn().getType() == element)
+          return arith::SelectOp::create(b, loc, select.getCondition(), ext.getIn(),
+                                         arith::ConstantOp::create(b, loc, element,
+                                                                   b.getFloatAttr(element, 0.0)));
+      }
+      return arith::TruncFOp::create(b, loc, element, v);
+    };
+    // A factor that is one widened model-type operand, unchanged: a vector
+    // load of it is stored as it is.
+    auto plainOperand = [&](Side &side) -> std::optional<unsigned> {
+      if (side.leaves.size() != 1)
+        return std::nullopt;
+      auto ext = side.leaves[0].getDefiningOp<arith::ExtFOp>();
+      auto arg = ext ? dyn_cast<BlockArgument>(ext.getIn()) : BlockArgument();
+      if (!arg || arg.getOwner() != &body || arg.getType() != element)
+        return std::nullopt;
+      for (auto [n, input] : llvm::enumerate(side.inputs))
+        if (input->getOperandNumber() == arg.getArgNumber() && side.reads[n] == Read::Vector)
+          return n;
+      return std::nullopt;
+    };
+    auto loadAt = [&](OpOperand *input, ArrayRef<Value> loopIvs, int64_t vector) -> Value {
+      SmallVector<Value> indices = f.operandIndices(input->getOperandNumber(), loopIvs);
+      if (vector == 0)
+        return memref::LoadOp::create(b, loc, input->get(), indices);
+      auto type = cast<MemRefType>(input->get().getType());
+      return vector::LoadOp::create(
+          b, loc, VectorType::get({vector}, type.getElementType()), input->get(), indices,
+          /*nontemporal=*/false, llvm::MaybeAlign(vector * type.getElementTypeBitWidth() / 8));
     };
 
-    // This thread's share of a slice: word w of row r of each side's tile.
-    int64_t perThread = tile * words / (kThreadsPerSide * kThreadsPerSide);
-    SmallVector<std::pair<Value, Value>> places; // (r, w) per side and m
-    for (Side &side : sides) {
-      for (int64_t m = 0; m < perThread; ++m) {
-        Value e = f.add(tid, m * kThreadsPerSide * kThreadsPerSide);
-        Value w = side.kInnermost ? arith::RemUIOp::create(b, loc, e, index(words)).getResult()
-                                  : arith::DivUIOp::create(b, loc, e, index(tile)).getResult();
-        Value r = side.kInnermost ? arith::DivUIOp::create(b, loc, e, index(words)).getResult()
-                                  : arith::RemUIOp::create(b, loc, e, index(tile)).getResult();
-        places.push_back({r, w});
+    // Vector accesses to workgroup memory go through LLVM pointers (the
+    // vector-to-LLVM conversion cannot type a memref in the GPU's workgroup
+    // address space): the address of element (at0, at1) of 2-D `memory`.
+    auto sharedAddress = [&](Value memory, Value at0, Value at1) -> Value {
+      auto memType = cast<MemRefType>(memory.getType());
+      Value offset = f.add(arith::MulIOp::create(b, loc, at0, index(memType.getShape()[1])), at1);
+      Value bytes = arith::IndexCastOp::create(
+          b, loc, b.getI32Type(),
+          arith::MulIOp::create(b, loc, offset, index(memType.getElementTypeBitWidth() / 8)));
+      Value basePtr = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memory);
+      auto sharedPtr = LLVM::LLVMPointerType::get(ctx, /*addressSpace=*/3);
+      Value ptr = LLVM::IntToPtrOp::create(
+          b, loc, sharedPtr, arith::IndexCastOp::create(b, loc, b.getI64Type(), basePtr).getResult());
+      return LLVM::GEPOp::create(b, loc, sharedPtr, b.getI8Type(), ptr, ValueRange{bytes});
+    };
+
+    // Where this thread's elements lie in the slice: (row, word) per word
+    // of the scalar way; the run's first (row, word) for the vector way.
+    auto scalarPlace = [&](Side &side, int64_t m) -> std::pair<Value, Value> {
+      Value e = f.add(tid, m * kThreadsPerSide * kThreadsPerSide);
+      if (side.rowMajor)
+        return {arith::DivUIOp::create(b, loc, e, index(words)),
+                arith::RemUIOp::create(b, loc, e, index(words))};
+      return {arith::RemUIOp::create(b, loc, e, index(tile)),
+              arith::DivUIOp::create(b, loc, e, index(tile))};
+    };
+    auto runPlace = [&](Side &side) -> std::pair<Value, Value> {
+      if (side.rowMajor) {
+        int64_t runsPerRow = words / run;
+        return {arith::DivUIOp::create(b, loc, tid, index(runsPerRow)),
+                arith::MulIOp::create(b, loc, arith::RemUIOp::create(b, loc, tid, index(runsPerRow)),
+                                      index(run))};
       }
-    }
-    // The packed words of the slice starting at k0, in `places` order.
-    auto loadWords = [&](Value k0, bool paired) {
-      SmallVector<Value> packed;
-      for (auto [s, side] : llvm::enumerate(sides)) {
+      int64_t runsPerK = tile / run;
+      return {arith::MulIOp::create(b, loc, arith::RemUIOp::create(b, loc, tid, index(runsPerK)),
+                                    index(run)),
+              arith::DivUIOp::create(b, loc, tid, index(runsPerK))};
+    };
+
+    // What a side loads for the slice at k0, kept in registers until it is
+    // staged. Scalar way: the rounded factors, 2 per word. Vector way: per
+    // input, its loads (see Read).
+    auto loadSide = [&](Side &side, Value k0, bool vectorized) {
+      SmallVector<Value> loaded;
+      if (!vectorized) {
         for (int64_t m = 0; m < perThread; ++m) {
-          auto [r, w] = places[s * perThread + m];
+          auto [r, w] = scalarPlace(side, m);
           Value row = f.add(side.origin, r);
           Value k = f.add(k0, arith::MulIOp::create(b, loc, w, index(2)));
-          if (paired && side.pairInput) {
-            packed.push_back(pairAt(side, row, k));
-            continue;
+          for (int64_t half = 0; half < 2; ++half) {
+            Value kk = f.add(k, half);
+            SmallVector<Value> loopIvs(f.ivs);
+            loopIvs[shape.k] = kk;
+            loopIvs[side.rowLoop] = arith::MinUIOp::create(b, loc, row, side.last);
+            loaded.push_back(rounded(factorFrom(side, row, kk, [&](unsigned n) {
+              return loadAt(side.inputs[n], loopIvs, 0);
+            })));
           }
-          Value lo = factorAt(side, row, k);
-          Value hi = factorAt(side, row, f.add(k, 1));
-          packed.push_back(pack(lo, hi));
+        }
+        return loaded;
+      }
+      auto [r, w] = runPlace(side);
+      Value row = f.add(side.origin, r);
+      Value k = f.add(k0, arith::MulIOp::create(b, loc, w, index(2)));
+      for (auto [n, input] : llvm::enumerate(side.inputs)) {
+        SmallVector<Value> loopIvs(f.ivs);
+        loopIvs[shape.k] = k;
+        loopIvs[side.rowLoop] = row;
+        if (side.rowMajor) {
+          // Positions p = 0 .. 2 run - 1 along k.
+          if (side.reads[n] == Read::Vector) {
+            loaded.push_back(loadAt(input, loopIvs, 2 * run));
+          } else if (side.reads[n] == Read::Element) {
+            loaded.push_back(loadAt(input, loopIvs, 0));
+          } else {
+            for (int64_t p = 0; p < 2 * run; ++p) {
+              loopIvs[shape.k] = f.add(k, p);
+              loaded.push_back(loadAt(input, loopIvs, 0));
+            }
+          }
+          continue;
+        }
+        // Positions (q, t): row + q (q < run), k + t (t < 2).
+        int64_t ks = side.readsK[n] ? 2 : 1;
+        for (int64_t t = 0; t < ks; ++t) {
+          loopIvs[shape.k] = f.add(k, t);
+          if (side.reads[n] == Read::Vector) {
+            loaded.push_back(loadAt(input, loopIvs, run));
+          } else if (side.reads[n] == Read::Element) {
+            loaded.push_back(loadAt(input, loopIvs, 0));
+          } else {
+            for (int64_t q = 0; q < run; ++q) {
+              loopIvs[side.rowLoop] = f.add(row, q);
+              loaded.push_back(loadAt(input, loopIvs, 0));
+            }
+          }
         }
       }
-      return packed;
+      return loaded;
     };
-    auto loadSlice = [&](Value k0) -> SmallVector<Value> {
-      if (!pairsOK)
-        return loadWords(k0, /*paired=*/false);
-      auto ifPaired = scf::IfOp::create(b, loc, SmallVector<Type>(2 * perThread, i32), pairsOK,
-                                        /*withElseRegion=*/true);
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(ifPaired.thenBlock());
-      scf::YieldOp::create(b, loc, loadWords(k0, /*paired=*/true));
-      b.setInsertionPointToStart(ifPaired.elseBlock());
-      scf::YieldOp::create(b, loc, loadWords(k0, /*paired=*/false));
-      return SmallVector<Value>(ifPaired.getResults());
+    // Stores what loadSide loaded into the side's workgroup tile.
+    auto stageSide = [&](Side &side, ValueRange loaded, bool vectorized, Value k0) {
+      auto storeVector = [&](ArrayRef<Value> elements, Value at0, Value at1) {
+        Value v = elements.size() == 1 && isa<VectorType>(elements[0].getType())
+                      ? elements[0]
+                      : vector::FromElementsOp::create(
+                            b, loc, VectorType::get({(int64_t)elements.size()}, element), elements)
+                            .getResult();
+        int64_t bytes = cast<VectorType>(v.getType()).getNumElements() * element.getIntOrFloatBitWidth() / 8;
+        LLVM::StoreOp::create(b, loc, v, sharedAddress(side.memory, at0, at1), bytes);
+      };
+      if (!vectorized) {
+        for (int64_t m = 0; m < perThread; ++m) {
+          auto [r, w] = scalarPlace(side, m);
+          Value k = arith::MulIOp::create(b, loc, w, index(2));
+          if (side.rowMajor) {
+            storeVector({loaded[2 * m], loaded[2 * m + 1]}, r, k);
+            continue;
+          }
+          memref::StoreOp::create(b, loc, loaded[2 * m], side.memory, ValueRange{k, r});
+          memref::StoreOp::create(b, loc, loaded[2 * m + 1], side.memory, ValueRange{f.add(k, 1), r});
+        }
+        return;
+      }
+      auto [r, w] = runPlace(side);
+      Value k = arith::MulIOp::create(b, loc, w, index(2));
+      Value row = f.add(side.origin, r);
+      // Each input's first loaded value.
+      SmallVector<unsigned> first;
+      unsigned next = 0;
+      for (auto [n, input] : llvm::enumerate(side.inputs)) {
+        first.push_back(next);
+        int64_t ks = side.rowMajor ? 1 : side.readsK[n] ? 2 : 1;
+        next += side.reads[n] == Read::PerPosition ? ks * (side.rowMajor ? 2 * run : run) : ks;
+      }
+      auto extract = [&](Value v, int64_t p) {
+        return vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{p}).getResult();
+      };
+      std::optional<unsigned> plain = plainOperand(side);
+      if (side.rowMajor) {
+        if (plain) {
+          storeVector({loaded[first[*plain]]}, r, k);
+          return;
+        }
+        SmallVector<Value> elements;
+        for (int64_t p = 0; p < 2 * run; ++p)
+          elements.push_back(rounded(factorFrom(side, row, f.add(f.add(k0, k), p), [&](unsigned n) {
+            Value v = loaded[first[n] + (side.reads[n] == Read::PerPosition ? p : 0)];
+            return side.reads[n] == Read::Vector ? extract(v, p) : v;
+          })));
+        storeVector(elements, r, k);
+        return;
+      }
+      for (int64_t t = 0; t < 2; ++t) {
+        if (plain) {
+          storeVector({loaded[first[*plain] + (side.readsK[*plain] ? t : 0)]}, f.add(k, t), r);
+          continue;
+        }
+        SmallVector<Value> elements;
+        for (int64_t q = 0; q < run; ++q)
+          elements.push_back(rounded(factorFrom(side, f.add(row, q), f.add(f.add(k0, k), t), [&](unsigned n) {
+            unsigned at = first[n] + (side.readsK[n] ? t : 0) * (side.reads[n] == Read::PerPosition ? run : 1);
+            if (side.reads[n] == Read::PerPosition)
+              return loaded[at + q];
+            return side.reads[n] == Read::Vector ? extract(loaded[at], q) : loaded[at];
+          })));
+        storeVector(elements, f.add(k, t), r);
+      }
     };
-    // Software pipelining through registers: the words of slice n + 1 are
-    // loaded (and their factors computed) before the tensor-core steps of
-    // slice n, so the global loads are in flight while the block computes;
-    // the words are stored to workgroup memory at the top of the next
-    // iteration. Every block has at least one slice (kEnd >= slice).
+
+    // The mma operand of two k-consecutive factors: bf16 pairs are i32 to
+    // mma.sync, f16 pairs vector<2xf16>.
+    auto operand = [&](Value pair) -> Value {
+      if (!element.isBF16())
+        return pair;
+      Value word = vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), pair);
+      return vector::ExtractOp::create(b, loc, word, ArrayRef<int64_t>{0});
+    };
+    // Fragment registers of a side for mma step `step` (16 k): for the
+    // i-side (A) of m-tile mt: rows +0/+8 x k +0/+8 (4 registers); for the
+    // j-side (B) of n-tiles nt and nt + 1: k +0/+8 each (4 registers, or 2
+    // when the warp has one n-tile). ldmatrix: lane L gives the address of
+    // row L % 8 of matrix L / 8; a k-major side is read transposed.
+    auto fragments = [&](Side &side, bool isA, int64_t step, int64_t t0) -> SmallVector<Value> {
+      int64_t count = isA ? 4 : (t0 + 1 < nTiles ? 4 : 2);
+      Value base = isA ? f.add(warpRow, t0 * 16) : f.add(warpCol, t0 * 8);
+      if (ldmatrix) {
+        Value matrix = arith::DivUIOp::create(b, loc, lane, index(8));
+        if (count == 2)
+          matrix = arith::RemUIOp::create(b, loc, matrix, index(2));
+        Value q = arith::RemUIOp::create(b, loc, lane, index(8));
+        // Matrix m: A: rows + 8 (m % 2), k + 8 (m / 2); B: n + 8 (m / 2), k + 8 (m % 2).
+        Value rowHalf = arith::RemUIOp::create(b, loc, matrix, index(2));
+        Value kHalf = arith::DivUIOp::create(b, loc, matrix, index(2));
+        if (!isA)
+          std::swap(rowHalf, kHalf);
+        // The 8 rows of a matrix are 8 rows of the tile for a row-major
+        // side, 8 consecutive k for a k-major one (read transposed).
+        Value row = f.add(base, arith::MulIOp::create(b, loc, rowHalf, index(8)));
+        Value k = f.add(arith::MulIOp::create(b, loc, kHalf, index(8)), step * 16);
+        if (side.rowMajor)
+          row = f.add(row, q);
+        else
+          k = f.add(k, q);
+        Value ptr = side.rowMajor ? sharedAddress(side.memory, row, k) : sharedAddress(side.memory, k, row);
+        Type result = count == 4 ? Type(LLVM::LLVMStructType::getLiteral(ctx, {i32, i32, i32, i32}))
+                                 : Type(LLVM::LLVMStructType::getLiteral(ctx, {i32, i32}));
+        Value loaded = NVVM::LdMatrixOp::create(
+            b, loc, result, ptr, static_cast<uint32_t>(count),
+            side.rowMajor ? NVVM::MMALayout::row : NVVM::MMALayout::col,
+            NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8), NVVM::LdStMatrixEltType::B16);
+        SmallVector<Value> regs;
+        for (int64_t m = 0; m < count; ++m) {
+          Value word = LLVM::ExtractValueOp::create(b, loc, loaded, m);
+          if (element.isBF16()) {
+            regs.push_back(word);
+            continue;
+          }
+          Value asVector = vector::FromElementsOp::create(b, loc, VectorType::get({1}, i32), word);
+          regs.push_back(vector::BitCastOp::create(b, loc, VectorType::get({2}, element), asVector));
+        }
+        return regs;
+      }
+      // Element loads: the pair at row `row`, words w (k = 2 w, 2 w + 1).
+      auto pairAt = [&](Value row, int64_t kOffset) {
+        Value k = f.add(arith::MulIOp::create(b, loc, inGroup, index(2)), step * 16 + kOffset);
+        if (side.rowMajor)
+          return operand(LLVM::LoadOp::create(b, loc, VectorType::get({2}, element),
+                                              sharedAddress(side.memory, row, k), /*alignment=*/4));
+        Value lo = memref::LoadOp::create(b, loc, side.memory, ValueRange{k, row});
+        Value hi = memref::LoadOp::create(b, loc, side.memory, ValueRange{f.add(k, 1), row});
+        return operand(vector::FromElementsOp::create(b, loc, VectorType::get({2}, element),
+                                                      ValueRange{lo, hi}));
+      };
+      Value r0 = f.add(base, group);
+      if (isA)
+        return {pairAt(r0, 0), pairAt(f.add(r0, 8), 0), pairAt(r0, 8), pairAt(f.add(r0, 8), 8)};
+      SmallVector<Value> regs = {pairAt(r0, 0), pairAt(r0, 8)};
+      if (count == 4)
+        llvm::append_range(regs, SmallVector<Value>{pairAt(f.add(r0, 8), 0), pairAt(f.add(r0, 8), 8)});
+      return regs;
+    };
+
+    // The k loop, one way of staging per side. Software pipelining through
+    // registers: slice n + 1 is loaded before the tensor-core steps of
+    // slice n and staged at the top of the next iteration. Every block has
+    // at least one slice (kEnd >= slice).
     Value kEnd = f.kEnd(slice);
-    SmallVector<Value> initial(accs, zero);
-    llvm::append_range(initial, loadSlice(index(0)));
-    auto kTiles = scf::ForOp::create(b, loc, index(0), kEnd, index(slice), initial);
-    {
+    auto kLoop = [&](bool vectorized) -> SmallVector<Value> {
+      auto way = [&](Side &side) { return vectorized && side.vectorizable; };
+      SmallVector<unsigned> counts;
+      auto loadSlice = [&](Value k0) {
+        SmallVector<Value> loaded;
+        counts.clear();
+        for (Side &side : sides) {
+          SmallVector<Value> part = loadSide(side, k0, way(side));
+          counts.push_back(part.size());
+          llvm::append_range(loaded, part);
+        }
+        return loaded;
+      };
+      SmallVector<Value> initial(accs, zero);
+      llvm::append_range(initial, loadSlice(index(0)));
+      auto kTiles = scf::ForOp::create(b, loc, index(0), kEnd, index(slice), initial);
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(kTiles.getBody());
       Value k0 = kTiles.getInductionVar();
       ValueRange staged = kTiles.getRegionIterArgs().drop_front(accs);
-      for (auto [n, word] : llvm::enumerate(staged)) {
-        auto [r, w] = places[n];
-        memref::StoreOp::create(b, loc, word, smem[n / perThread], ValueRange{r, w});
-      }
+      stageSide(sides[0], staged.take_front(counts[0]), way(sides[0]), k0);
+      stageSide(sides[1], staged.drop_front(counts[0]), way(sides[1]), k0);
       gpu::BarrierOp::create(b, loc);
       Value nextK = f.add(k0, slice);
       Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, nextK, kEnd);
@@ -1110,28 +1375,17 @@ struct GPUTileContractionsPass
       }
       SmallVector<Value> acc(kTiles.getRegionIterArgs().take_front(accs));
       auto structType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+      NVVM::MMATypes type = element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
       for (int64_t step = 0; step < slice / 16; ++step) {
-        Value w0 = f.add(inGroup, step * 8), w1 = f.add(inGroup, step * 8 + 4);
-        // A fragment register: bf16 pairs are i32 to mma.sync, f16 pairs
-        // vector<2xf16>.
-        auto fragment = [&](Value tileMemory, Value row, Value word) -> Value {
-          Value v = memref::LoadOp::create(b, loc, tileMemory, ValueRange{row, word});
-          if (plan.element.isBF16())
-            return v;
-          Value asVector = vector::FromElementsOp::create(b, loc, VectorType::get({1}, i32), v);
-          return vector::BitCastOp::create(b, loc, VectorType::get({2}, plan.element), asVector);
-        };
-        SmallVector<SmallVector<Value, 4>> aFrags, bFrags;
-        for (int64_t mt = 0; mt < mTiles; ++mt) {
-          Value r0 = f.add(f.add(warpRow, group), mt * 16), r1 = f.add(r0, 8);
-          aFrags.push_back({fragment(smem[0], r0, w0), fragment(smem[0], r1, w0),
-                            fragment(smem[0], r0, w1), fragment(smem[0], r1, w1)});
+        SmallVector<SmallVector<Value>> aFrags, bFrags;
+        for (int64_t mt = 0; mt < mTiles; ++mt)
+          aFrags.push_back(fragments(sides[0], /*isA=*/true, step, mt));
+        for (int64_t nt = 0; nt < nTiles; nt += 2) {
+          SmallVector<Value> regs = fragments(sides[1], /*isA=*/false, step, nt);
+          bFrags.push_back({regs[0], regs[1]});
+          if (regs.size() == 4)
+            bFrags.push_back({regs[2], regs[3]});
         }
-        for (int64_t nt = 0; nt < nTiles; ++nt) {
-          Value c0 = f.add(f.add(warpCol, group), nt * 8);
-          bFrags.push_back({fragment(smem[1], c0, w0), fragment(smem[1], c0, w1)});
-        }
-        NVVM::MMATypes type = plan.element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
         for (int64_t mt = 0; mt < mTiles; ++mt) {
           for (int64_t nt = 0; nt < nTiles; ++nt) {
             int64_t at = (mt * nTiles + nt) * 4;
@@ -1149,7 +1403,22 @@ struct GPUTileContractionsPass
       gpu::BarrierOp::create(b, loc);
       llvm::append_range(acc, prefetch.getResults());
       scf::YieldOp::create(b, loc, acc);
+      return SmallVector<Value>(kTiles.getResults().take_front(accs));
+    };
+    SmallVector<Value> sums;
+    if (!anyVector) {
+      sums = kLoop(/*vectorized=*/false);
+    } else {
+      auto ifVector = scf::IfOp::create(b, loc, SmallVector<Type>(accs, f32), vectorOK,
+                                        /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(ifVector.thenBlock());
+      scf::YieldOp::create(b, loc, kLoop(/*vectorized=*/true));
+      b.setInsertionPointToStart(ifVector.elseBlock());
+      scf::YieldOp::create(b, loc, kLoop(/*vectorized=*/false));
+      sums.assign(ifVector.getResults().begin(), ifVector.getResults().end());
     }
+
     // Accumulator e of an m16n8 tile: row group + 8 (e / 2), column
     // 2 inGroup + e % 2.
     ThreadSums result;
@@ -1158,7 +1427,7 @@ struct GPUTileContractionsPass
     for (int64_t mt = 0; mt < mTiles; ++mt) {
       for (int64_t nt = 0; nt < nTiles; ++nt) {
         for (int64_t e = 0; e < 4; ++e) {
-          result.sums.push_back(kTiles.getResult((mt * nTiles + nt) * 4 + e));
+          result.sums.push_back(sums[(mt * nTiles + nt) * 4 + e]);
           result.rows.push_back(f.add(f.add(f.add(f.i0, warpRow), group), mt * 16 + 8 * (e / 2)));
           result.cols.push_back(f.add(f.add(f.add(f.j0, warpCol), col2), nt * 8 + e % 2));
         }

@@ -89,15 +89,23 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
     `nvvm.mma.sync` m16n8k16 with f32 accumulation: the i-side and j-side
     products are rounded to the model's type as they are staged (8 warps as
     2 x 4, K-slices of 32 when k allows). Float32 models keep f32 FMA.
+    Each side is staged in the layout of its global reads: [row][k] when
+    its first operand has k innermost, else [k][row]. With `vector-staging`,
+    a side of whole tiles whose operands' views are aligned (checked at run
+    time, uniform) is read with one vector load per operand and thread
+    (8 k-consecutive elements, or 4 row-consecutive ones at two k) and
+    stored with one vector store per run; with `ldmatrix` the fragments are
+    read by `nvvm.ldmatrix` (transposed for [k][row] sides).
   }];
   let options = [
     Option<"minBlocks", "min-blocks", "int64_t", "264",
            "fewest blocks (for a static problem) worth 64 x 64 tiles">,
     Option<"tensorCores", "tensor-cores", "bool", "true",
            "use mma.sync for half-precision models (sm_80 and later)">,
-    Option<"pairedLoads", "paired-loads", "bool", "false",
-           "stage a widened model-type operand read with k innermost with one 4-byte "
-           "load per word where its view is aligned (not yet measured on a GPU)">,
+    Option<"vectorStaging", "vector-staging", "bool", "true",
+           "tensor cores: stage aligned whole-tile sides with vector loads and stores">,
+    Option<"ldmatrix", "ldmatrix", "bool", "true",
+           "tensor cores: read the mma fragments with ldmatrix">,
     Option<"minBlocksPerSM", "min-blocks-per-sm", "int64_t", "0",
            "blocks of a kernel with sibling sums that should fit on a "
            "multiprocessor at once (ptxas limits registers to match; 0: none)">];
@@ -232,6 +240,20 @@ def GPUKernelOccupancy : Pass<"ssm-gpu-kernel-occupancy", "::mlir::gpu::GPUModul
     request in a kernel without a known block size is an error.
   }];
   let dependentDialects = ["::mlir::NVVM::NVVMDialect"];
+}
+
+def GPUAlignWorkgroupMemory
+    : Pass<"ssm-gpu-align-workgroup-memory", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Align the kernels' workgroup buffers for 16-byte accesses";
+  let description = [{
+    Runs after `convert-gpu-to-nvvm`, which lowers workgroup attributions to
+    address-space-3 `llvm.mlir.global`s without an alignment (LLVM then uses
+    the element's). Every such global gets at least `alignment` bytes, as
+    the tiled contractions' `ldmatrix` and vector staging stores need.
+  }];
+  let options = [Option<"alignment", "alignment", "int64_t", "16",
+                        "the least alignment in bytes (a power of 2)">];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 def GPUExpandMath : Pass<"ssm-gpu-expand-math", "::mlir::gpu::GPUModuleOp"> {

@@ -1,46 +1,55 @@
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions | FileCheck %s
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=tensor-cores=false | FileCheck %s --check-prefix=FMA
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=min-blocks-per-sm=3 | FileCheck %s --check-prefix=OCC
-// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=paired-loads=true | FileCheck %s --check-prefix=PAIR
+// RUN: ssmc-opt %s -split-input-file "-ssm-gpu-tile-contractions=vector-staging=false ldmatrix=false" | FileCheck %s --check-prefix=SCALAR
 
-// A bf16 model's C B^T over all chunks: the factors (C reads i, B reads j)
-// are staged as packed bf16 pairs (64 rows x 16 words + 4 of padding),
-// K = 64 in two slices of 32, each two m16n8k16 steps per mma tile; a warp
-// owns 2 x 2 tiles of 16 x 8 (16 f32 sums per lane). Each thread's 8 words
-// of a slice travel in registers: those of the first slice are loaded
-// before the loop, those of the next while the current one is multiplied.
-// With paired-loads: C and B are bf16 read with k innermost, so where both
-// views are aligned (checked at run time) a word is one 4-byte load of two
-// elements as they are; else two loads, widened and rounded back.
-// PAIR-LABEL: func.func @c_bt_bf16
-// PAIR: memref.extract_aligned_pointer_as_index
-// PAIR: scf.if %{{.*}} -> (i32, i32, i32, i32, i32, i32, i32, i32)
-// PAIR-COUNT-4: vector.load {{.*}} {alignment = 4 : i64} : memref<?x?x128x32x64xbf16>, vector<2xbf16>
-// PAIR: } else {
-// PAIR: arith.truncf
-// PAIR: scf.for
+// A bf16 model's C B^T over all chunks: C reads i, B reads j, both with k
+// innermost, so both sides are staged row-major ([64 rows][32 k + 8 of
+// padding] bf16). K = 64 in two slices of 32, each two m16n8k16 steps per
+// mma tile; a warp owns 2 x 2 tiles of 16 x 8 (16 f32 sums per lane).
+// Where every view is aligned for it (checked at run time, uniform), each
+// thread reads its 8 k-consecutive elements of a side with one 16-byte load
+// (the factor is the bf16 operand itself: stored as loaded, one 16-byte
+// store), and the fragments come from ldmatrix (x4: A of one m-tile, B of
+// two n-tiles); else element loads, rounded factors stored in pairs. Each
+// thread's loads of the next slice are issued before this slice's mma.
 // CHECK-LABEL: func.func @c_bt_bf16
-// CHECK: workgroup(%[[SA:[^ ]*]] : memref<64x20xi32, #gpu.address_space<workgroup>>, %[[SB:[^ ]*]] : memref<64x20xi32, #gpu.address_space<workgroup>>)
-// CHECK-NOT: vector.load
-// CHECK: arith.truncf %{{.*}} : f32 to bf16
-// CHECK: arith.shli
-// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, i32, i32, i32, i32, i32, i32, i32, i32)
-// CHECK-COUNT-4: memref.store %{{.*}}, %[[SA]]
-// CHECK-COUNT-4: memref.store %{{.*}}, %[[SB]]
+// CHECK: workgroup(%[[SA:[^ ]*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:[^ ]*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>)
+// CHECK: memref.extract_aligned_pointer_as_index %arg0
+// CHECK: memref.extract_aligned_pointer_as_index %arg1
+// CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+// CHECK: vector.load %arg0{{.*}} {alignment = 16 : i64} : memref<?x?x128x32x64xbf16>, vector<8xbf16>
+// CHECK: vector.load %arg1{{.*}} {alignment = 16 : i64} : memref<?x?x128x32x64xbf16>, vector<8xbf16>
+// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>)
+// CHECK: memref.extract_aligned_pointer_as_index %[[SA]]
+// CHECK: llvm.store %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<3>
+// CHECK: memref.extract_aligned_pointer_as_index %[[SB]]
+// CHECK: llvm.store %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<3>
 // CHECK: gpu.barrier
-// CHECK: scf.if %{{.*}} -> (i32, i32, i32, i32, i32, i32, i32, i32)
-// CHECK: arith.truncf %{{.*}} : f32 to bf16
-// CHECK: memref.load %[[SA]]
-// CHECK-COUNT-8: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
+// CHECK: scf.if %{{.*}} -> (vector<8xbf16>, vector<8xbf16>)
+// CHECK: nvvm.ldmatrix {{.*}}layout = #nvvm.mma_layout<row>, num = 4 : i32
+// CHECK-COUNT-4: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK: gpu.barrier
+// CHECK: } else {
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16)
+// CHECK-COUNT-8: llvm.store %{{.*}} {alignment = 4 : i64} : vector<2xbf16>, !llvm.ptr<3>
 // Adjacent columns of a fragment are stored as pairs when the view allows
 // (checked at run time: base, offset and outer strides), else one by one.
-// CHECK: memref.extract_aligned_pointer_as_index
+// CHECK: memref.extract_aligned_pointer_as_index %arg2
 // CHECK: scf.if
 // CHECK-COUNT-8: vector.store {{.*}} {alignment = 8 : i64} : memref<?x?x32x128x128xf32>, vector<2xf32>
 // CHECK: } else {
 // CHECK-COUNT-16: memref.store %{{.*}} : memref<?x?x32x128x128xf32>
 // CHECK-NOT: linalg.generic
+// Without vector staging and ldmatrix: one way, element loads, fragments
+// as pairs of elements.
+// SCALAR-LABEL: func.func @c_bt_bf16
+// SCALAR-NOT: vector.load %arg0
+// SCALAR: scf.for
+// SCALAR-COUNT-8: llvm.store %{{.*}} {alignment = 4 : i64} : vector<2xbf16>, !llvm.ptr<3>
+// SCALAR-NOT: nvvm.ldmatrix
+// SCALAR: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<3> -> vector<2xbf16>
+// SCALAR: nvvm.mma.sync
 // FMA-LABEL: func.func @c_bt_bf16
 // FMA-NOT: nvvm.mma.sync
 // FMA: memref<16x65xbf16, #gpu.address_space<workgroup>>
@@ -69,13 +78,23 @@ func.func @c_bt_bf16(%C: memref<?x?x128x32x64xbf16>, %B: memref<?x?x128x32x64xbf
 // The chunk state of an f16 model: S[b, c, h, p, n] = sum_l toEnd[l] u[l, p]
 // B[l, n]. toEnd reads neither p nor n and joins the i side (u), which is
 // f32 and rounded to f16 when staged (32 x 32 tiles: 8 x 32 heads x 1 tile
-// per chunk is below min-blocks); the k loop l is outermost in u and B,
-// so staging walks rows fastest. f16 pairs go to mma.sync as vector<2xf16>.
+// per chunk is below min-blocks). The k loop l is outermost in u and B, so
+// both sides are staged k-major ([32 k][32 rows + 8]) and their fragments
+// read with ldmatrix transposed (layout col); vector staging reads 2
+// row-consecutive elements of u and of B at each of two k, toEnd once per
+// k. f16 pairs go to mma.sync as vector<2xf16>.
 // CHECK-LABEL: func.func @chunk_state_f16
-// CHECK: memref<32x20xi32, #gpu.address_space<workgroup>>
+// CHECK: workgroup(%{{[^ ]*}} : memref<32x40xf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<32x40xf16, #gpu.address_space<workgroup>>)
+// CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32) {
+// CHECK-COUNT-2: vector.load %arg1{{.*}} {alignment = 8 : i64} : memref<?x?x128x32x64xf32>, vector<2xf32>
+// CHECK-COUNT-2: vector.load %arg2{{.*}} {alignment = 4 : i64} : memref<?x?x128x32x64xf16>, vector<2xf16>
+// CHECK: scf.for
 // CHECK: math.exp
 // CHECK: arith.truncf %{{.*}} : f32 to f16
+// CHECK: llvm.store %{{.*}} {alignment = 4 : i64} : vector<2xf16>, !llvm.ptr<3>
+// CHECK: nvvm.ldmatrix {{.*}}layout = #nvvm.mma_layout<col>, num = 4 : i32
 // CHECK: vector.bitcast %{{.*}} : vector<1xi32> to vector<2xf16>
+// CHECK: nvvm.ldmatrix {{.*}}layout = #nvvm.mma_layout<col>, num = 2 : i32
 // CHECK: nvvm.mma.sync {{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
 module attributes {ssm.model = {dtype = f16}} {
 func.func @chunk_state_f16(%cs: memref<?x?x128x32xf32>, %u: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf16>,
@@ -155,15 +174,17 @@ func.func @c_bt_f32(%C: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf32>
 
 // Sibling sums on tensor cores (see gpu-tile-contractions.mlir
 // @sibling_sums): S . C (K = 64, two slices of 32) and then Y_diag (K = 128,
-// four slices) reuse the same two staging buffers in one kernel; the
-// consumer reads both sets of 16 sums.
+// four slices) in one kernel, each with its own staging buffers (S . C: C
+// and S row-major; Y_diag: W row-major, x k-major as [32 s][64 p + 8]); the
+// consumer reads both sets of 16 sums. Each has a vector and an element way.
 // CHECK-LABEL: func.func @sibling_sums_bf16
 // CHECK: gpu.launch
-// CHECK-SAME: workgroup({{.*}} : memref<64x20xi32, {{.*}}>, {{.*}} : memref<64x20xi32, {{.*}}>)
-// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, i32, i32, i32, i32, i32, i32, i32, i32)
-// CHECK-COUNT-8: nvvm.mma.sync
-// CHECK: scf.for {{.*}} to %c128{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, i32, i32, i32, i32, i32, i32, i32, i32)
-// CHECK-COUNT-8: nvvm.mma.sync
+// CHECK-SAME: workgroup({{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<32x72xbf16, {{.*}}>)
+// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>)
+// CHECK-COUNT-4: nvvm.mma.sync
+// CHECK: scf.for {{.*}} to %{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<4xbf16>, vector<4xbf16>)
+// CHECK: nvvm.ldmatrix {{.*}}layout = #nvvm.mma_layout<col>
+// CHECK-COUNT-4: nvvm.mma.sync
 // CHECK: math.exp
 // CHECK: memref.store {{.*}} : memref<?x?x128x32x128xbf16>
 // CHECK-NOT: gpu.launch
