@@ -448,6 +448,47 @@ struct GPUTileContractionsPass
     return true;
   }
 
+  /// A consumer that reads `sib + g * out` (sums of the sibling and of the
+  /// kernel op, either order of operands), with g reading neither and the
+  /// two sums read nowhere else: the kernel scales its own sums by g and
+  /// lets the sibling's sum continue from them (one set of accumulators;
+  /// the order upstream's chunk-scan kernel adds Y_off and Y_diag in).
+  struct Chain {
+    Value sum;   ///< the consumer's `sib + g * out`
+    Value scale; ///< g
+  };
+  static std::optional<Chain> chainOf(linalg::GenericOp consumer, Value out, Value sibOut) {
+    Block &body = consumer.getRegion().front();
+    BlockArgument outArg, sibArg;
+    for (OpOperand *input : consumer.getDpsInputOperands()) {
+      if (input->get() == out)
+        outArg = body.getArgument(input->getOperandNumber());
+      else if (input->get() == sibOut)
+        sibArg = body.getArgument(input->getOperandNumber());
+    }
+    if (!outArg || !sibArg || !outArg.hasOneUse() || !sibArg.hasOneUse())
+      return std::nullopt;
+    auto sum = dyn_cast<arith::AddFOp>(*sibArg.getUsers().begin());
+    if (!sum)
+      return std::nullopt;
+    Value other = sum.getLhs() == sibArg ? sum.getRhs() : sum.getLhs();
+    auto scaled = other.getDefiningOp<arith::MulFOp>();
+    if (!scaled || !scaled->hasOneUse() || *outArg.getUsers().begin() != scaled.getOperation())
+      return std::nullopt;
+    Value scale = scaled.getLhs() == outArg ? scaled.getRhs() : scaled.getLhs();
+    // g must not depend on either sum.
+    SmallVector<Value> work = {scale};
+    llvm::SmallPtrSet<Operation *, 8> seen;
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      if (v == outArg || v == sibArg)
+        return std::nullopt;
+      if (Operation *def = v.getDefiningOp(); def && def->getBlock() == &body && seen.insert(def).second)
+        llvm::append_range(work, def->getOperands());
+    }
+    return Chain{sum.getResult(), scale};
+  }
+
   void rewrite(linalg::GenericOp op, const ContractionShape &shape,
                const std::optional<MMAPlan> &mma, Sibling *sibling) {
     OpBuilder b(op);
@@ -572,6 +613,7 @@ struct GPUTileContractionsPass
     ThreadSums sums = mma ? emitMMASums(frame, *mma) : emitFMASums(frame);
     // The sibling's sums over the same tile, from its own operands.
     std::optional<ThreadSums> siblingSums;
+    std::optional<Chain> chain;
     linalg::FillOp siblingFill;
     if (sibling) {
       linalg::GenericOp sib = sibling->c.op;
@@ -581,7 +623,22 @@ struct GPUTileContractionsPass
         sibIvs[d] = ivs[sibling->loops[d]];
       TileFrame sibFrame{b,     loc,      sib,      sibling->c.shape, launch, sibIvs,
                          frame.i0, frame.j0, frame.lastI, frame.lastJ, tile, siblingMemory};
-      siblingSums = mma ? emitMMASums(sibFrame, *sibling->c.mma) : emitFMASums(sibFrame);
+      if (mma && consumer && zeroFill && !producer)
+        chain = chainOf(consumer, out, sib.getDpsInits()[0]);
+      SmallVector<Value> chainedStart;
+      if (chain) {
+        Value zero = arith::ConstantOp::create(b, loc, b.getF32Type(), b.getF32FloatAttr(0.0f));
+        for (auto [total, row, col] : llvm::zip(sums.sums, sums.rows, sums.cols)) {
+          SmallVector<Value> outIvs(ivs);
+          outIvs[shape.i] = row;
+          outIvs[shape.j] = col;
+          SmallVector<Value> outIndices = frame.operandIndices(op.getNumDpsInputs(), outIvs);
+          SmallVector<std::pair<Value, Value>, 2> known = {{out, total}, {sib.getDpsInits()[0], zero}};
+          Value scale = ssmc::cuda::evaluateBodyAt(b, loc, consumer, outIndices, known, {}, chain->scale);
+          chainedStart.push_back(arith::MulFOp::create(b, loc, scale, total));
+        }
+      }
+      siblingSums = mma ? emitMMASums(sibFrame, *sibling->c.mma, chainedStart) : emitFMASums(sibFrame);
       assert(siblingSums->sums.size() == sums.sums.size() && "sibling tiles differ");
     }
 
@@ -633,7 +690,10 @@ struct GPUTileContractionsPass
         SmallVector<std::pair<Value, Value>, 2> known = {{out, value}};
         if (siblingSums)
           known.push_back({sibling->c.op.getDpsInits()[0], siblingSums->sums[e]});
-        store.value = ssmc::cuda::evaluateBodyAt(b, loc, consumer, outIndices, known);
+        SmallVector<std::pair<Value, Value>, 1> given;
+        if (chain)
+          given.push_back({chain->sum, siblingSums->sums[e]});
+        store.value = ssmc::cuda::evaluateBodyAt(b, loc, consumer, outIndices, known, given);
         store.buffer = consumer.getDpsInits()[0];
       }
       if (guarded)
@@ -920,7 +980,7 @@ struct GPUTileContractionsPass
   /// per run (an operand that does not vary along the run: one element).
   /// Both ways keep the next slice's loads in registers while the tensor
   /// cores work on this one.
-  ThreadSums emitMMASums(TileFrame &f, const MMAPlan &plan) {
+  ThreadSums emitMMASums(TileFrame &f, const MMAPlan &plan, ArrayRef<Value> initialSums = {}) {
     OpBuilder &b = f.b;
     Location loc = f.loc;
     linalg::GenericOp op = f.op;
@@ -1353,6 +1413,8 @@ struct GPUTileContractionsPass
         return loaded;
       };
       SmallVector<Value> initial(accs, zero);
+      if (!initialSums.empty())
+        initial.assign(initialSums.begin(), initialSums.end());
       llvm::append_range(initial, loadSlice(index(0)));
       auto kTiles = scf::ForOp::create(b, loc, index(0), kEnd, index(slice), initial);
       OpBuilder::InsertionGuard g(b);

@@ -128,12 +128,31 @@ Value ssmc::cuda::evaluateBodyAt(OpBuilder &b, Location loc, linalg::GenericOp g
 
 Value ssmc::cuda::evaluateBodyAt(OpBuilder &b, Location loc, linalg::GenericOp generic,
                                  ArrayRef<Value> ivs, ArrayRef<std::pair<Value, Value>> known) {
+  return evaluateBodyAt(b, loc, generic, ivs, known, {});
+}
+
+Value ssmc::cuda::evaluateBodyAt(OpBuilder &b, Location loc, linalg::GenericOp generic,
+                                 ArrayRef<Value> ivs, ArrayRef<std::pair<Value, Value>> known,
+                                 ArrayRef<std::pair<Value, Value>> given, Value result) {
   Block &body = generic.getRegion().front();
   IRMapping mapping;
   auto maps = generic.getIndexingMapsArray();
+  // For a value other than the yielded one, only the ops it depends on.
+  llvm::SmallPtrSet<Operation *, 16> needed;
+  if (result) {
+    SmallVector<Value> work = {result};
+    while (!work.empty()) {
+      Operation *def = work.pop_back_val().getDefiningOp();
+      if (def && def->getBlock() == &body && needed.insert(def).second)
+        llvm::append_range(work, def->getOperands());
+    }
+  }
   for (OpOperand &operand : generic->getOpOperands()) {
     BlockArgument arg = body.getArgument(operand.getOperandNumber());
     if (arg.use_empty())
+      continue;
+    if (result && arg != result &&
+        llvm::none_of(arg.getUsers(), [&](Operation *user) { return needed.contains(user); }))
       continue;
     auto knownAt = llvm::find_if(known, [&](const auto &k) { return k.first == operand.get(); });
     if (knownAt != known.end()) {
@@ -147,14 +166,20 @@ Value ssmc::cuda::evaluateBodyAt(OpBuilder &b, Location loc, linalg::GenericOp g
                             : arith::ConstantIndexOp::create(b, loc, 0).getResult());
     mapping.map(arg, memref::LoadOp::create(b, loc, operand.get(), indices));
   }
+  for (auto [value, givenValue] : given)
+    mapping.map(value, givenValue);
   for (Operation &inner : body.without_terminator()) {
+    if (result && !needed.contains(&inner))
+      continue;
     if (auto idx = dyn_cast<linalg::IndexOp>(inner)) {
       mapping.map(idx.getResult(), ivs[idx.getDim()]);
       continue;
     }
+    if (llvm::any_of(given, [&](const auto &g) { return g.first.getDefiningOp() == &inner; }))
+      continue;
     b.clone(inner, mapping);
   }
-  return mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+  return mapping.lookupOrDefault(result ? result : body.getTerminator()->getOperand(0));
 }
 
 void ssmc::cuda::emitConsumerAt(OpBuilder &b, Location loc, linalg::GenericOp consumer, Value out,

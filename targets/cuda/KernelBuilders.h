@@ -61,6 +61,15 @@ mlir::Value evaluateBodyAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg:
                            mlir::ArrayRef<mlir::Value> ivs,
                            mlir::ArrayRef<std::pair<mlir::Value, mlir::Value>> known);
 
+/// The same, also with values of the body itself given (`given`: body value,
+/// its value; the op defining it is not evaluated), returning body value
+/// `result` (default: the yielded one).
+mlir::Value evaluateBodyAt(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::GenericOp generic,
+                           mlir::ArrayRef<mlir::Value> ivs,
+                           mlir::ArrayRef<std::pair<mlir::Value, mlir::Value>> known,
+                           mlir::ArrayRef<std::pair<mlir::Value, mlir::Value>> given,
+                           mlir::Value result = {});
+
 /// The elementwise op that writes `input` in place right before `op` reads
 /// it at identity indices (the scan's state update before y = S' . C): an
 /// all-parallel linalg.generic over the same loops whose only output is

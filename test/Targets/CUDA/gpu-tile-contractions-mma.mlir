@@ -176,13 +176,17 @@ func.func @c_bt_f32(%C: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf32>
 // @sibling_sums): S . C (K = 64, two slices of 32) and then Y_diag (K = 128,
 // four slices) in one kernel, each with its own staging buffers (S . C: C
 // and S row-major; Y_diag: W row-major, x k-major as [32 s][64 p + 8]); the
-// consumer reads both sets of 16 sums. Each has a vector and an element way.
+// consumer reads y = Y_diag + exp(Acum[l]) (S . C) + D x, so the sums chain:
+// S . C's sums times exp(Acum[l]) are where Y_diag's accumulators start
+// (one set of 16 live sums, not two). Each has a vector and an element way.
 // CHECK-LABEL: func.func @sibling_sums_bf16
 // CHECK: gpu.launch
 // CHECK-SAME: workgroup({{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<32x72xbf16, {{.*}}>)
 // CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>)
 // CHECK-COUNT-4: nvvm.mma.sync
-// CHECK: scf.for {{.*}} to %{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<4xbf16>, vector<4xbf16>)
+// CHECK: math.exp
+// CHECK: %[[START:[0-9]+]] = arith.mulf
+// CHECK: scf.for {{.*}} to %{{.*}} step %c32{{.*}} iter_args(%{{[^ ]*}} = %[[START]], {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<4xbf16>, vector<4xbf16>)
 // CHECK: nvvm.ldmatrix {{.*}}layout = #nvvm.mma_layout<col>
 // CHECK-COUNT-4: nvvm.mma.sync
 // CHECK: math.exp
