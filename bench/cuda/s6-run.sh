@@ -13,6 +13,7 @@
 #           prompt (one prefill call; 32K tokens are 16 such calls): ncu
 #           profiles only that layer's scan kernels (named by
 #           out/l8b-scan-kernels.txt) and scan-times.py sums them
+#   ncu-detail  ncu sections (occupancy, warp stalls, memory) of $DETAIL_KERNELS
 #   torch   the PyTorch baseline (out/tc.tar.xz from bench/torch/prepare-check.sh):
 #           its parity check, then its bench of both presets, eager and graphs
 # The bundles, made here (no GPU needed) from a build:
@@ -89,6 +90,15 @@ if has scan; then
     timeout 200 ncu --csv --metrics gpu__time_duration.sum -k "$(cat ${SCAN_KERNELS:-out/l8b-scan-kernels.txt})" $RUN $G/llamba-8b.ssmx --prompt-ids "$P" --max-new-tokens 1 > "$O/ncu-l8b-scan-$T.csv" 2> "$O/ncu-l8b-scan-$T.err"
     python3 bench/cuda/scan-times.py "$O/ncu-l8b-scan-$T.csv" $T $((32768 / T))
   done
+fi
+if has ncu-detail; then
+  # Stall reasons, occupancy and throughput of the kernels named by the
+  # regex $DETAIL_KERNELS (first launch of each) in an 8192-token prefill.
+  P=$(seq -s, 1 8192)
+  timeout 240 ncu --section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats \
+    --section MemoryWorkloadAnalysis -k "regex:${DETAIL_KERNELS:-^forward_kernel_(15|17|19)$}" -c ${DETAIL_COUNT:-3} \
+    $RUN $G/llamba-8b.ssmx --prompt-ids "$P" --max-new-tokens 1 > "$O/ncu-detail.txt" 2> "$O/ncu-detail.err"
+  grep -E "^  [a-z_0-9]+\(|forward_kernel|Duration|Registers Per|Achieved Occupancy|Theoretical Occupancy|Memory Throughput|DRAM Throughput|Compute \(SM\)|Warp Cycles Per Issued|Stall|Block Limit" "$O/ncu-detail.txt" | cut -c1-150 | head -80
 fi
 if has torch; then
   [ -d /tmp/torch-check ] || tar -C /tmp -xJf out/tc.tar.xz

@@ -1412,29 +1412,41 @@ struct GPUTileContractionsPass
         }
         return loaded;
       };
+      // Slice k0 + d * slice is loaded (when below kEnd; else the previous
+      // group is passed on unchanged, never staged) d iterations ahead: the
+      // loop carries `prefetchDepth` groups of loads.
+      int64_t depth = std::max<int64_t>(1, prefetchDepth);
+      auto loadIfBelowEnd = [&](Value k, ValueRange otherwise) -> SmallVector<Value> {
+        Value below = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, kEnd);
+        auto ifLoad = scf::IfOp::create(b, loc, TypeRange(otherwise), below, /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(ifLoad.thenBlock());
+        scf::YieldOp::create(b, loc, loadSlice(k));
+        b.setInsertionPointToStart(ifLoad.elseBlock());
+        scf::YieldOp::create(b, loc, otherwise);
+        return SmallVector<Value>(ifLoad.getResults());
+      };
       SmallVector<Value> initial(accs, zero);
       if (!initialSums.empty())
         initial.assign(initialSums.begin(), initialSums.end());
-      llvm::append_range(initial, loadSlice(index(0)));
+      SmallVector<Value> group = loadSlice(index(0));
+      int64_t groupSize = group.size();
+      llvm::append_range(initial, group);
+      for (int64_t d = 1; d < depth; ++d) {
+        group = loadIfBelowEnd(index(d * slice), group);
+        llvm::append_range(initial, group);
+      }
       auto kTiles = scf::ForOp::create(b, loc, index(0), kEnd, index(slice), initial);
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(kTiles.getBody());
       Value k0 = kTiles.getInductionVar();
-      ValueRange staged = kTiles.getRegionIterArgs().drop_front(accs);
+      ValueRange groups = kTiles.getRegionIterArgs().drop_front(accs);
+      ValueRange staged = groups.take_front(groupSize);
       stageSide(sides[0], staged.take_front(counts[0]), way(sides[0]), k0);
       stageSide(sides[1], staged.drop_front(counts[0]), way(sides[1]), k0);
       gpu::BarrierOp::create(b, loc);
-      Value nextK = f.add(k0, slice);
-      Value hasNext = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, nextK, kEnd);
-      auto prefetch = scf::IfOp::create(b, loc, TypeRange(ValueRange(staged)), hasNext,
-                                        /*withElseRegion=*/true);
-      {
-        OpBuilder::InsertionGuard g2(b);
-        b.setInsertionPointToStart(prefetch.thenBlock());
-        scf::YieldOp::create(b, loc, loadSlice(nextK));
-        b.setInsertionPointToStart(prefetch.elseBlock());
-        scf::YieldOp::create(b, loc, staged);
-      }
+      SmallVector<Value> carried(groups.drop_front(groupSize));
+      llvm::append_range(carried, loadIfBelowEnd(f.add(k0, depth * slice), groups.take_back(groupSize)));
       SmallVector<Value> acc(kTiles.getRegionIterArgs().take_front(accs));
       auto structType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
       NVVM::MMATypes type = element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
@@ -1463,7 +1475,7 @@ struct GPUTileContractionsPass
       }
       // The next K-slice overwrites the tiles: everyone must be done.
       gpu::BarrierOp::create(b, loc);
-      llvm::append_range(acc, prefetch.getResults());
+      llvm::append_range(acc, carried);
       scf::YieldOp::create(b, loc, acc);
       return SmallVector<Value>(kTiles.getResults().take_front(accs));
     };

@@ -11,8 +11,9 @@
 // thread reads its 8 k-consecutive elements of a side with one 16-byte load
 // (the factor is the bf16 operand itself: stored as loaded, one 16-byte
 // store), and the fragments come from ldmatrix (x4: A of one m-tile, B of
-// two n-tiles); else element loads, rounded factors stored in pairs. Each
-// thread's loads of the next slice are issued before this slice's mma.
+// two n-tiles); else element loads, rounded factors stored in pairs. The
+// loads of the next two slices are in flight (prefetch-depth 2: the loop
+// carries two groups) while a slice is multiplied.
 // CHECK-LABEL: func.func @c_bt_bf16
 // CHECK: workgroup(%[[SA:[^ ]*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:[^ ]*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>)
 // CHECK: memref.extract_aligned_pointer_as_index %arg0
@@ -20,7 +21,7 @@
 // CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
 // CHECK: vector.load %arg0{{.*}} {alignment = 16 : i64} : memref<?x?x128x32x64xbf16>, vector<8xbf16>
 // CHECK: vector.load %arg1{{.*}} {alignment = 16 : i64} : memref<?x?x128x32x64xbf16>, vector<8xbf16>
-// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>)
+// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>)
 // CHECK: memref.extract_aligned_pointer_as_index %[[SA]]
 // CHECK: llvm.store %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<3>
 // CHECK: memref.extract_aligned_pointer_as_index %[[SB]]
@@ -31,7 +32,7 @@
 // CHECK-COUNT-4: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK: gpu.barrier
 // CHECK: } else {
-// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16)
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16)
 // CHECK-COUNT-8: llvm.store %{{.*}} {alignment = 4 : i64} : vector<2xbf16>, !llvm.ptr<3>
 // Adjacent columns of a fragment are stored as pairs when the view allows
 // (checked at run time: base, offset and outer strides), else one by one.
@@ -182,11 +183,11 @@ func.func @c_bt_f32(%C: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf32>
 // CHECK-LABEL: func.func @sibling_sums_bf16
 // CHECK: gpu.launch
 // CHECK-SAME: workgroup({{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<32x72xbf16, {{.*}}>)
-// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>)
+// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>)
 // CHECK-COUNT-4: nvvm.mma.sync
 // CHECK: math.exp
 // CHECK: %[[START:[0-9]+]] = arith.mulf
-// CHECK: scf.for {{.*}} to %{{.*}} step %c32{{.*}} iter_args(%{{[^ ]*}} = %[[START]], {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<4xbf16>, vector<4xbf16>)
+// CHECK: scf.for {{.*}} to %{{.*}} step %c32{{.*}} iter_args(%{{[^ ]*}} = %[[START]], {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<4xbf16>, vector<4xbf16>, vector<8xbf16>, vector<4xbf16>, vector<4xbf16>)
 // CHECK: nvvm.ldmatrix {{.*}}layout = #nvvm.mma_layout<col>
 // CHECK-COUNT-4: nvvm.mma.sync
 // CHECK: math.exp
