@@ -106,10 +106,10 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
            "tensor cores: stage aligned whole-tile sides with vector loads and stores">,
     Option<"ldmatrix", "ldmatrix", "bool", "true",
            "tensor cores: read the mma fragments with ldmatrix">,
-    Option<"prefetchDepth", "prefetch-depth", "int64_t", "2",
+    Option<"prefetchDepth", "prefetch-depth", "int64_t", "1",
            "tensor cores: K-slices whose global loads are in flight (in registers) "
            "while a slice is multiplied">,
-    Option<"minBlocksPerSM", "min-blocks-per-sm", "int64_t", "0",
+    Option<"minBlocksPerSM", "min-blocks-per-sm", "int64_t", "3",
            "blocks of a kernel with sibling sums that should fit on a "
            "multiprocessor at once (ptxas limits registers to match; 0: none)">];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",

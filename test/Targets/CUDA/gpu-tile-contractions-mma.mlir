@@ -1,6 +1,8 @@
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions | FileCheck %s
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=tensor-cores=false | FileCheck %s --check-prefix=FMA
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=min-blocks-per-sm=3 | FileCheck %s --check-prefix=OCC
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=min-blocks-per-sm=0 | FileCheck %s --check-prefix=NOOCC
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=prefetch-depth=2 | FileCheck %s --check-prefix=DEPTH2
 // RUN: ssmc-opt %s -split-input-file "-ssm-gpu-tile-contractions=vector-staging=false ldmatrix=false" | FileCheck %s --check-prefix=SCALAR
 
 // A bf16 model's C B^T over all chunks: C reads i, B reads j, both with k
@@ -12,8 +14,10 @@
 // (the factor is the bf16 operand itself: stored as loaded, one 16-byte
 // store), and the fragments come from ldmatrix (x4: A of one m-tile, B of
 // two n-tiles); else element loads, rounded factors stored in pairs. The
-// loads of the next two slices are in flight (prefetch-depth 2: the loop
-// carries two groups) while a slice is multiplied.
+// loads of the next slice are in flight while a slice is multiplied; with
+// prefetch-depth=2 those of the next two (the loop carries two groups).
+// DEPTH2-LABEL: func.func @c_bt_bf16
+// DEPTH2: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>)
 // CHECK-LABEL: func.func @c_bt_bf16
 // CHECK: workgroup(%[[SA:[^ ]*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:[^ ]*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>)
 // CHECK: memref.extract_aligned_pointer_as_index %arg0
@@ -21,7 +25,7 @@
 // CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
 // CHECK: vector.load %arg0{{.*}} {alignment = 16 : i64} : memref<?x?x128x32x64xbf16>, vector<8xbf16>
 // CHECK: vector.load %arg1{{.*}} {alignment = 16 : i64} : memref<?x?x128x32x64xbf16>, vector<8xbf16>
-// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>)
+// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>)
 // CHECK: memref.extract_aligned_pointer_as_index %[[SA]]
 // CHECK: llvm.store %{{.*}} {alignment = 16 : i64} : vector<8xbf16>, !llvm.ptr<3>
 // CHECK: memref.extract_aligned_pointer_as_index %[[SB]]
@@ -32,7 +36,7 @@
 // CHECK-COUNT-4: nvvm.mma.sync {{.*}}multiplicandAPtxType = #nvvm.mma_type<bf16>{{.*}}shape = #nvvm.shape<m = 16, n = 8, k = 16>
 // CHECK: gpu.barrier
 // CHECK: } else {
-// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16)
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16, bf16)
 // CHECK-COUNT-8: llvm.store %{{.*}} {alignment = 4 : i64} : vector<2xbf16>, !llvm.ptr<3>
 // Adjacent columns of a fragment are stored as pairs when the view allows
 // (checked at run time: base, offset and outer strides), else one by one.
@@ -183,11 +187,11 @@ func.func @c_bt_f32(%C: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf32>
 // CHECK-LABEL: func.func @sibling_sums_bf16
 // CHECK: gpu.launch
 // CHECK-SAME: workgroup({{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<64x40xbf16, {{.*}}>, {{.*}} : memref<32x72xbf16, {{.*}}>)
-// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>)
+// CHECK: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>)
 // CHECK-COUNT-4: nvvm.mma.sync
 // CHECK: math.exp
 // CHECK: %[[START:[0-9]+]] = arith.mulf
-// CHECK: scf.for {{.*}} to %{{.*}} step %c32{{.*}} iter_args(%{{[^ ]*}} = %[[START]], {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<4xbf16>, vector<4xbf16>, vector<8xbf16>, vector<4xbf16>, vector<4xbf16>)
+// CHECK: scf.for {{.*}} to %{{.*}} step %c32{{.*}} iter_args(%{{[^ ]*}} = %[[START]], {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<4xbf16>, vector<4xbf16>)
 // CHECK: nvvm.ldmatrix {{.*}}layout = #nvvm.mma_layout<col>
 // CHECK-COUNT-4: nvvm.mma.sync
 // CHECK: math.exp
@@ -195,6 +199,8 @@ func.func @c_bt_f32(%C: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf32>
 // CHECK-NOT: gpu.launch
 // With min-blocks-per-sm, the stores of a kernel with sibling sums carry
 // the occupancy request (for ssm-gpu-kernel-occupancy); others do not.
+// NOOCC-LABEL: func.func @sibling_sums_bf16
+// NOOCC-NOT: ssmc.min_blocks_per_sm
 // OCC-LABEL: func.func @c_bt_bf16
 // OCC-NOT: ssmc.min_blocks_per_sm
 // OCC-LABEL: func.func @sibling_sums_bf16
