@@ -30,7 +30,7 @@ struct GPUAlignWorkgroupMemoryPass
   void runOnOperation() override {
     if (alignment < 1 || (alignment & (alignment - 1)) != 0) {
       getOperation().emitError("ssm-gpu-align-workgroup-memory: alignment must be a power of 2, got ")
-          << alignment;
+          << static_cast<int64_t>(alignment);
       return signalPassFailure();
     }
     unsigned workgroup = static_cast<unsigned>(NVVM::NVVMMemorySpace::Shared);
