@@ -95,7 +95,11 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
     time, uniform) is read with one vector load per operand and thread
     (8 k-consecutive elements, or 4 row-consecutive ones at two k) and
     stored with one vector store per run; with `ldmatrix` the fragments are
-    read by `nvvm.ldmatrix` (transposed for [k][row] sides).
+    read by `nvvm.ldmatrix` (transposed for [k][row] sides). A contraction
+    whose consumer also reads another contraction's sums over the same tiles
+    (the scan's S . C beside Y_diag) computes both in one kernel; when the
+    consumer reads `sib + g * out`, the sums chain (g * out starts the
+    sibling's accumulators).
   }];
   let options = [
     Option<"minBlocks", "min-blocks", "int64_t", "264",
