@@ -1033,6 +1033,9 @@ struct GPUTileContractionsPass
       bool vectorizable = false;
       SmallVector<Read> reads;
       SmallVector<bool> readsK;
+      /// Where each input's loads start among the side's loaded values
+      /// (vector way; recorded by loadSide, the same for every slice).
+      SmallVector<unsigned> firstLoad;
     };
     Side sides[2] = {{plan.aLeaves, neededFor(plan.aLeaves), shape.i, f.i0, f.lastI},
                      {plan.bLeaves, neededFor(plan.bLeaves), shape.j, f.j0, f.lastJ}};
@@ -1215,7 +1218,9 @@ struct GPUTileContractionsPass
       auto [r, w] = runPlace(side);
       Value row = f.add(side.origin, r);
       Value k = f.add(k0, arith::MulIOp::create(b, loc, w, index(2)));
+      side.firstLoad.clear();
       for (auto [n, input] : llvm::enumerate(side.inputs)) {
+        side.firstLoad.push_back(loaded.size());
         SmallVector<Value> loopIvs(f.ivs);
         loopIvs[shape.k] = k;
         loopIvs[side.rowLoop] = row;
@@ -1278,14 +1283,7 @@ struct GPUTileContractionsPass
       auto [r, w] = runPlace(side);
       Value k = arith::MulIOp::create(b, loc, w, index(2));
       Value row = f.add(side.origin, r);
-      // Each input's first loaded value.
-      SmallVector<unsigned> first;
-      unsigned next = 0;
-      for (auto [n, input] : llvm::enumerate(side.inputs)) {
-        first.push_back(next);
-        int64_t ks = side.rowMajor ? 1 : side.readsK[n] ? 2 : 1;
-        next += side.reads[n] == Read::PerPosition ? ks * (side.rowMajor ? 2 * run : run) : ks;
-      }
+      ArrayRef<unsigned> first = side.firstLoad;
       auto extract = [&](Value v, int64_t p) {
         return vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{p}).getResult();
       };
