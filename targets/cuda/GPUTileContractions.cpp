@@ -55,6 +55,9 @@ namespace {
 
 constexpr int64_t kThreadsPerSide = 16; // 16 x 16 threads per block
 constexpr int64_t kTileK = 16;
+/// Static workgroup memory a kernel may have (more needs dynamic memory
+/// and an opt-in at launch).
+constexpr int64_t kStaticWorkgroupBytes = 48 * 1024;
 
 /// How the loops of a matched op are used.
 struct ContractionShape {
@@ -540,10 +543,30 @@ struct GPUTileContractionsPass
     SmallVector<Type> attributions;
     SmallVector<OpOperand *> inputs = op.getDpsInputOperands();
     unsigned siblingMemory = 0; // the sibling's first workgroup buffer
+    // Async copies fill `stages` tiles per side (the vector way, ldmatrix
+    // reads), as many as fit the 48 KB of static workgroup memory a block
+    // may have.
+    int64_t stages = 1;
+    if (mma && vectorStaging && ldmatrix && asyncCopyStages > 1) {
+      auto bytesPerStage = [&](const Contraction &c) {
+        int64_t bytes = 0;
+        for (char role : {'i', 'j'})
+          bytes += (stagedRowMajor(c.op, c.shape, role) ? tile * (c.mma->kSlice + 8)
+                                                        : c.mma->kSlice * (tile + 8)) *
+                   c.mma->element.getIntOrFloatBitWidth() / 8;
+        return bytes;
+      };
+      int64_t perStage = bytesPerStage(Contraction{op, shape, mma});
+      if (sibling)
+        perStage += bytesPerStage(sibling->c);
+      stages = std::min<int64_t>(asyncCopyStages, kStaticWorkgroupBytes / perStage);
+      stages = std::max<int64_t>(stages, 1);
+    }
     if (mma) {
       // Per contraction, the rounded factors of each side in the model's
       // type: [T][slice + 8] for a side staged row-major (k innermost),
-      // [slice][T + 8] for one staged k-major (see stagedRowMajor). The
+      // [slice][T + 8] for one staged k-major (see stagedRowMajor), times
+      // the stages along the first dim. The
       // padding of 8 elements (16 bytes) puts the 8 rows a fragment load
       // (or one ldmatrix matrix) reads in distinct banks and keeps every
       // row 16-byte aligned.
@@ -551,8 +574,8 @@ struct GPUTileContractionsPass
         for (char role : {'i', 'j'}) {
           SmallVector<int64_t> memShape =
               stagedRowMajor(c.op, c.shape, role)
-                  ? SmallVector<int64_t>{tile, c.mma->kSlice + 8}
-                  : SmallVector<int64_t>{c.mma->kSlice, tile + 8};
+                  ? SmallVector<int64_t>{stages * tile, c.mma->kSlice + 8}
+                  : SmallVector<int64_t>{stages * c.mma->kSlice, tile + 8};
           attributions.push_back(MemRefType::get(memShape, c.mma->element, AffineMap(), workgroup));
         }
       };
@@ -609,7 +632,7 @@ struct GPUTileContractionsPass
                     arith::MulIOp::create(b, loc, tileI, index(tile)),
                     arith::MulIOp::create(b, loc, tileJ, index(tile)),
                     arith::SubIOp::create(b, loc, sizeI, c1),
-                    arith::SubIOp::create(b, loc, sizeJ, c1), tile};
+                    arith::SubIOp::create(b, loc, sizeJ, c1), tile, /*firstMemory=*/0, stages};
     ThreadSums sums = mma ? emitMMASums(frame, *mma) : emitFMASums(frame);
     // The sibling's sums over the same tile, from its own operands.
     std::optional<ThreadSums> siblingSums;
@@ -622,7 +645,7 @@ struct GPUTileContractionsPass
       for (unsigned d : sibling->c.shape.batch)
         sibIvs[d] = ivs[sibling->loops[d]];
       TileFrame sibFrame{b,     loc,      sib,      sibling->c.shape, launch, sibIvs,
-                         frame.i0, frame.j0, frame.lastI, frame.lastJ, tile, siblingMemory};
+                         frame.i0, frame.j0, frame.lastI, frame.lastJ, tile, siblingMemory, stages};
       if (mma && consumer && zeroFill && !producer)
         chain = chainOf(consumer, out, sib.getDpsInits()[0]);
       SmallVector<Value> chainedStart;
@@ -772,6 +795,8 @@ struct GPUTileContractionsPass
     Value i0, j0, lastI, lastJ;
     int64_t tile;
     unsigned firstMemory = 0; ///< the op's first workgroup buffer (CUDA-core path)
+  /// Tensor cores: workgroup tiles per side (async-copy-stages; 1: one).
+  int64_t stages = 1;
 
     /// Where the sum over k stops for this block: the extent of k, or for
     /// a causal term (isCausal) the end of the tile's rows rounded up to
@@ -1036,6 +1061,9 @@ struct GPUTileContractionsPass
       /// Where each input's loads start among the side's loaded values
       /// (vector way; recorded by loadSide, the same for every slice).
       SmallVector<unsigned> firstLoad;
+      /// Filled by cp.async, global to workgroup memory, without registers
+      /// (set per k loop; see kLoop).
+      bool async = false;
     };
     Side sides[2] = {{plan.aLeaves, neededFor(plan.aLeaves), shape.i, f.i0, f.lastI},
                      {plan.bLeaves, neededFor(plan.bLeaves), shape.j, f.j0, f.lastJ}};
@@ -1256,8 +1284,9 @@ struct GPUTileContractionsPass
       }
       return loaded;
     };
-    // Stores what loadSide loaded into the side's workgroup tile.
-    auto stageSide = [&](Side &side, ValueRange loaded, bool vectorized, Value k0) {
+    // Stores what loadSide loaded into the side's workgroup tile, whose
+    // first row in the side's memory is `first` (a stage: async copies).
+    auto stageSide = [&](Side &side, ValueRange loaded, bool vectorized, Value k0, Value first) {
       auto storeVector = [&](ArrayRef<Value> elements, Value at0, Value at1) {
         Value v = elements.size() == 1 && isa<VectorType>(elements[0].getType())
                       ? elements[0]
@@ -1272,50 +1301,52 @@ struct GPUTileContractionsPass
           auto [r, w] = scalarPlace(side, m);
           Value k = arith::MulIOp::create(b, loc, w, index(2));
           if (side.rowMajor) {
-            storeVector({loaded[2 * m], loaded[2 * m + 1]}, r, k);
+            storeVector({loaded[2 * m], loaded[2 * m + 1]}, f.add(first, r), k);
             continue;
           }
-          memref::StoreOp::create(b, loc, loaded[2 * m], side.memory, ValueRange{k, r});
-          memref::StoreOp::create(b, loc, loaded[2 * m + 1], side.memory, ValueRange{f.add(k, 1), r});
+          memref::StoreOp::create(b, loc, loaded[2 * m], side.memory, ValueRange{f.add(first, k), r});
+          memref::StoreOp::create(b, loc, loaded[2 * m + 1], side.memory,
+                                  ValueRange{f.add(f.add(first, k), 1), r});
         }
         return;
       }
       auto [r, w] = runPlace(side);
       Value k = arith::MulIOp::create(b, loc, w, index(2));
       Value row = f.add(side.origin, r);
-      ArrayRef<unsigned> first = side.firstLoad;
+      ArrayRef<unsigned> firstOf = side.firstLoad;
       auto extract = [&](Value v, int64_t p) {
         return vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{p}).getResult();
       };
       std::optional<unsigned> plain = plainOperand(side);
       if (side.rowMajor) {
         if (plain) {
-          storeVector({loaded[first[*plain]]}, r, k);
+          storeVector({loaded[firstOf[*plain]]}, f.add(first, r), k);
           return;
         }
         SmallVector<Value> elements;
         for (int64_t p = 0; p < 2 * run; ++p)
           elements.push_back(rounded(factorFrom(side, row, f.add(f.add(k0, k), p), [&](unsigned n) {
-            Value v = loaded[first[n] + (side.reads[n] == Read::PerPosition ? p : 0)];
+            Value v = loaded[firstOf[n] + (side.reads[n] == Read::PerPosition ? p : 0)];
             return side.reads[n] == Read::Vector ? extract(v, p) : v;
           })));
-        storeVector(elements, r, k);
+        storeVector(elements, f.add(first, r), k);
         return;
       }
       for (int64_t t = 0; t < 2; ++t) {
         if (plain) {
-          storeVector({loaded[first[*plain] + (side.readsK[*plain] ? t : 0)]}, f.add(k, t), r);
+          storeVector({loaded[firstOf[*plain] + (side.readsK[*plain] ? t : 0)]},
+                      f.add(first, f.add(k, t)), r);
           continue;
         }
         SmallVector<Value> elements;
         for (int64_t q = 0; q < run; ++q)
           elements.push_back(rounded(factorFrom(side, f.add(row, q), f.add(f.add(k0, k), t), [&](unsigned n) {
-            unsigned at = first[n] + (side.readsK[n] ? t : 0) * (side.reads[n] == Read::PerPosition ? run : 1);
+            unsigned at = firstOf[n] + (side.readsK[n] ? t : 0) * (side.reads[n] == Read::PerPosition ? run : 1);
             if (side.reads[n] == Read::PerPosition)
               return loaded[at + q];
             return side.reads[n] == Read::Vector ? extract(loaded[at], q) : loaded[at];
           })));
-        storeVector(elements, f.add(k, t), r);
+        storeVector(elements, f.add(first, f.add(k, t)), r);
       }
     };
 
@@ -1332,7 +1363,7 @@ struct GPUTileContractionsPass
     // j-side (B) of n-tiles nt and nt + 1: k +0/+8 each (4 registers, or 2
     // when the warp has one n-tile). ldmatrix: lane L gives the address of
     // row L % 8 of matrix L / 8; a k-major side is read transposed.
-    auto fragments = [&](Side &side, bool isA, int64_t step, int64_t t0) -> SmallVector<Value> {
+    auto fragments = [&](Side &side, bool isA, int64_t step, int64_t t0, Value first) -> SmallVector<Value> {
       int64_t count = isA ? 4 : (t0 + 1 < nTiles ? 4 : 2);
       Value base = isA ? f.add(warpRow, t0 * 16) : f.add(warpCol, t0 * 8);
       if (ldmatrix) {
@@ -1353,7 +1384,8 @@ struct GPUTileContractionsPass
           row = f.add(row, q);
         else
           k = f.add(k, q);
-        Value ptr = side.rowMajor ? sharedAddress(side.memory, row, k) : sharedAddress(side.memory, k, row);
+        Value ptr = side.rowMajor ? sharedAddress(side.memory, f.add(first, row), k)
+                                  : sharedAddress(side.memory, f.add(first, k), row);
         Type result = count == 4 ? Type(LLVM::LLVMStructType::getLiteral(ctx, {i32, i32, i32, i32}))
                                  : Type(LLVM::LLVMStructType::getLiteral(ctx, {i32, i32}));
         Value loaded = NVVM::LdMatrixOp::create(
@@ -1377,9 +1409,10 @@ struct GPUTileContractionsPass
         Value k = f.add(arith::MulIOp::create(b, loc, inGroup, index(2)), step * 16 + kOffset);
         if (side.rowMajor)
           return operand(LLVM::LoadOp::create(b, loc, VectorType::get({2}, element),
-                                              sharedAddress(side.memory, row, k), /*alignment=*/4));
-        Value lo = memref::LoadOp::create(b, loc, side.memory, ValueRange{k, row});
-        Value hi = memref::LoadOp::create(b, loc, side.memory, ValueRange{f.add(k, 1), row});
+                                              sharedAddress(side.memory, f.add(first, row), k),
+                                              /*alignment=*/4));
+        Value lo = memref::LoadOp::create(b, loc, side.memory, ValueRange{f.add(first, k), row});
+        Value hi = memref::LoadOp::create(b, loc, side.memory, ValueRange{f.add(f.add(first, k), 1), row});
         return operand(vector::FromElementsOp::create(b, loc, VectorType::get({2}, element),
                                                       ValueRange{lo, hi}));
       };
@@ -1392,68 +1425,84 @@ struct GPUTileContractionsPass
       return regs;
     };
 
-    // The k loop, one way of staging per side. Software pipelining through
-    // registers: slice n + 1 is loaded before the tensor-core steps of
-    // slice n and staged at the top of the next iteration. Every block has
-    // at least one slice (kEnd >= slice).
-    Value kEnd = f.kEnd(slice);
-    auto kLoop = [&](bool vectorized) -> SmallVector<Value> {
-      auto way = [&](Side &side) { return vectorized && side.vectorizable; };
-      SmallVector<unsigned> counts;
-      auto loadSlice = [&](Value k0) {
-        SmallVector<Value> loaded;
-        counts.clear();
-        for (Side &side : sides) {
-          SmallVector<Value> part = loadSide(side, k0, way(side));
-          counts.push_back(part.size());
-          llvm::append_range(loaded, part);
-        }
-        return loaded;
+    // Async copies (`async-copy-stages` S > 1, vector way): a plain side
+    // (one model-type operand, read as loaded) goes from global to
+    // workgroup memory by cp.async, one run per thread, into one of S
+    // stages of its memory; no registers hold it. The stage of slice n is
+    // n % S; its first row in the side's memory:
+    auto stageFirst = [&](Side &side, Value slot) {
+      return arith::MulIOp::create(b, loc, slot, index(side.rowMajor ? tile : slice)).getResult();
+    };
+    // The global address of `input`'s element at `loopIvs`, in the global
+    // address space (cp.async's source).
+    auto globalAddress = [&](OpOperand *input, ArrayRef<Value> loopIvs) -> Value {
+      Value memory = input->get();
+      auto type = cast<MemRefType>(memory.getType());
+      auto meta = memref::ExtractStridedMetadataOp::create(b, loc, memory);
+      Value linear = meta.getOffset();
+      for (auto [at, stride] : llvm::zip(f.operandIndices(input->getOperandNumber(), loopIvs),
+                                         meta.getStrides()))
+        linear = f.add(linear, arith::MulIOp::create(b, loc, at, stride));
+      Value bytes = arith::MulIOp::create(b, loc, linear, index(type.getElementTypeBitWidth() / 8));
+      Value address = f.add(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memory), bytes);
+      Value generic = LLVM::IntToPtrOp::create(
+          b, loc, LLVM::LLVMPointerType::get(ctx),
+          arith::IndexCastOp::create(b, loc, b.getI64Type(), address).getResult());
+      return LLVM::AddrSpaceCastOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, /*addressSpace=*/1),
+                                           generic);
+    };
+    // Copies this thread's run of the slice at k0 into the stage at `first`:
+    // 2 run k-consecutive elements of one row (row-major side), or run
+    // row-consecutive elements at each of two k (k-major side).
+    auto issueAsync = [&](Side &side, Value k0, Value first) {
+      unsigned n = *plainOperand(side);
+      OpOperand *input = side.inputs[n];
+      auto [r, w] = runPlace(side);
+      Value k = arith::MulIOp::create(b, loc, w, index(2));
+      SmallVector<Value> loopIvs(f.ivs);
+      loopIvs[side.rowLoop] = f.add(side.origin, r);
+      int64_t elementBytes = element.getIntOrFloatBitWidth() / 8;
+      auto copy = [&](Value dst, Value src, int64_t bytes) {
+        // .cg (L2 only) takes 16-byte copies alone.
+        NVVM::CpAsyncOp::create(b, loc, dst, src, static_cast<uint32_t>(bytes),
+                                bytes == 16 ? NVVM::LoadCacheModifierKind::CG
+                                            : NVVM::LoadCacheModifierKind::CA,
+                                /*cpSize=*/Value());
       };
-      // Slice k0 + d * slice is loaded (when below kEnd; else the previous
-      // group is passed on unchanged, never staged) d iterations ahead: the
-      // loop carries `prefetchDepth` groups of loads.
-      int64_t depth = std::max<int64_t>(1, prefetchDepth);
-      auto loadIfBelowEnd = [&](Value k, ValueRange otherwise) -> SmallVector<Value> {
-        Value below = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, kEnd);
-        auto ifLoad = scf::IfOp::create(b, loc, TypeRange(otherwise), below, /*withElseRegion=*/true);
-        OpBuilder::InsertionGuard g2(b);
-        b.setInsertionPointToStart(ifLoad.thenBlock());
-        scf::YieldOp::create(b, loc, loadSlice(k));
-        b.setInsertionPointToStart(ifLoad.elseBlock());
-        scf::YieldOp::create(b, loc, otherwise);
-        return SmallVector<Value>(ifLoad.getResults());
-      };
-      SmallVector<Value> initial(accs, zero);
-      if (!initialSums.empty())
-        initial.assign(initialSums.begin(), initialSums.end());
-      SmallVector<Value> group = loadSlice(index(0));
-      int64_t groupSize = group.size();
-      llvm::append_range(initial, group);
-      for (int64_t d = 1; d < depth; ++d) {
-        group = loadIfBelowEnd(index(d * slice), group);
-        llvm::append_range(initial, group);
+      if (side.rowMajor) {
+        loopIvs[shape.k] = f.add(k0, k);
+        copy(sharedAddress(side.memory, f.add(first, r), k), globalAddress(input, loopIvs),
+             2 * run * elementBytes);
+        return;
       }
-      auto kTiles = scf::ForOp::create(b, loc, index(0), kEnd, index(slice), initial);
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(kTiles.getBody());
-      Value k0 = kTiles.getInductionVar();
-      ValueRange groups = kTiles.getRegionIterArgs().drop_front(accs);
-      ValueRange staged = groups.take_front(groupSize);
-      stageSide(sides[0], staged.take_front(counts[0]), way(sides[0]), k0);
-      stageSide(sides[1], staged.drop_front(counts[0]), way(sides[1]), k0);
-      gpu::BarrierOp::create(b, loc);
-      SmallVector<Value> carried(groups.drop_front(groupSize));
-      llvm::append_range(carried, loadIfBelowEnd(f.add(k0, depth * slice), groups.take_back(groupSize)));
-      SmallVector<Value> acc(kTiles.getRegionIterArgs().take_front(accs));
+      for (int64_t t = 0; t < 2; ++t) {
+        loopIvs[shape.k] = f.add(f.add(k0, k), t);
+        copy(sharedAddress(side.memory, f.add(first, f.add(k, t)), r), globalAddress(input, loopIvs),
+             run * elementBytes);
+      }
+    };
+    // Whether a side can be copied asynchronously: a plain side of the
+    // vector way whose run is a cp.async size (4, 8 or 16 bytes) and, when
+    // k-major, whose operand reads k.
+    auto asyncCapable = [&](Side &side) {
+      std::optional<unsigned> plain = plainOperand(side);
+      if (!plain || (!side.rowMajor && !side.readsK[*plain]))
+        return false;
+      int64_t bytes = (side.rowMajor ? 2 * run : run) * element.getIntOrFloatBitWidth() / 8;
+      return bytes == 4 || bytes == 8 || bytes == 16;
+    };
+
+    // The tensor-core steps of one staged slice, fragments read from the
+    // stages at firstA / firstB.
+    auto mmaSteps = [&](SmallVector<Value> &acc, Value firstA, Value firstB) {
       auto structType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
       NVVM::MMATypes type = element.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
       for (int64_t step = 0; step < slice / 16; ++step) {
         SmallVector<SmallVector<Value>> aFrags, bFrags;
         for (int64_t mt = 0; mt < mTiles; ++mt)
-          aFrags.push_back(fragments(sides[0], /*isA=*/true, step, mt));
+          aFrags.push_back(fragments(sides[0], /*isA=*/true, step, mt, firstA));
         for (int64_t nt = 0; nt < nTiles; nt += 2) {
-          SmallVector<Value> regs = fragments(sides[1], /*isA=*/false, step, nt);
+          SmallVector<Value> regs = fragments(sides[1], /*isA=*/false, step, nt, firstB);
           bFrags.push_back({regs[0], regs[1]});
           if (regs.size() == 4)
             bFrags.push_back({regs[2], regs[3]});
@@ -1471,7 +1520,103 @@ struct GPUTileContractionsPass
           }
         }
       }
-      // The next K-slice overwrites the tiles: everyone must be done.
+    };
+
+    // The k loop, one way of staging per side. Software pipelining through
+    // registers: slice n + 1 is loaded before the tensor-core steps of
+    // slice n and staged at the top of the next iteration. Async sides
+    // (when any) are copied S - 1 slices ahead instead, one commit group
+    // per slice, into the stage the previous iteration finished reading.
+    // Every block has at least one slice (kEnd >= slice).
+    Value kEnd = f.kEnd(slice);
+    auto kLoop = [&](bool vectorized) -> SmallVector<Value> {
+      auto way = [&](Side &side) { return vectorized && side.vectorizable; };
+      for (Side &side : sides)
+        side.async = f.stages > 1 && way(side) && asyncCapable(side);
+      bool anyAsync = llvm::any_of(sides, [](const Side &s) { return s.async; });
+      int64_t stages = anyAsync ? f.stages : 1;
+      SmallVector<unsigned> counts;
+      auto loadSlice = [&](Value k0) {
+        SmallVector<Value> loaded;
+        counts.clear();
+        for (Side &side : sides) {
+          SmallVector<Value> part = side.async ? SmallVector<Value>() : loadSide(side, k0, way(side));
+          counts.push_back(part.size());
+          llvm::append_range(loaded, part);
+        }
+        return loaded;
+      };
+      // The async sides' copies of the slice at k (when below kEnd) into
+      // stage `slot`, and a commit (always: one group per slice keeps
+      // wait_group's count uniform).
+      auto issueSlice = [&](Value k, Value slot) {
+        Value below = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, kEnd);
+        auto ifIssue = scf::IfOp::create(b, loc, TypeRange(), below, /*withElseRegion=*/false);
+        {
+          OpBuilder::InsertionGuard g2(b);
+          b.setInsertionPointToStart(ifIssue.thenBlock());
+          for (Side &side : sides)
+            if (side.async)
+              issueAsync(side, k, stageFirst(side, slot));
+        }
+        NVVM::CpAsyncCommitGroupOp::create(b, loc);
+      };
+      // Slice k0 + d * slice is loaded (when below kEnd; else the previous
+      // group is passed on unchanged, never staged) d iterations ahead: the
+      // loop carries `prefetchDepth` groups of loads.
+      int64_t depth = std::max<int64_t>(1, prefetchDepth);
+      auto loadIfBelowEnd = [&](Value k, ValueRange otherwise) -> SmallVector<Value> {
+        if (otherwise.empty())
+          return {};
+        Value below = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, kEnd);
+        auto ifLoad = scf::IfOp::create(b, loc, TypeRange(otherwise), below, /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(ifLoad.thenBlock());
+        scf::YieldOp::create(b, loc, loadSlice(k));
+        b.setInsertionPointToStart(ifLoad.elseBlock());
+        scf::YieldOp::create(b, loc, otherwise);
+        return SmallVector<Value>(ifLoad.getResults());
+      };
+      SmallVector<Value> initial(accs, zero);
+      if (!initialSums.empty())
+        initial.assign(initialSums.begin(), initialSums.end());
+      for (int64_t s = 0; s + 1 < stages; ++s)
+        issueSlice(index(s * slice), index(s));
+      SmallVector<Value> group = loadSlice(index(0));
+      int64_t groupSize = group.size();
+      llvm::append_range(initial, group);
+      for (int64_t d = 1; d < depth; ++d) {
+        group = loadIfBelowEnd(index(d * slice), group);
+        llvm::append_range(initial, group);
+      }
+      auto kTiles = scf::ForOp::create(b, loc, index(0), kEnd, index(slice), initial);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(kTiles.getBody());
+      Value k0 = kTiles.getInductionVar();
+      Value slot = index(0);
+      if (stages > 1) {
+        Value n = arith::DivUIOp::create(b, loc, k0, index(slice));
+        slot = arith::RemUIOp::create(b, loc, n, index(stages));
+        issueSlice(f.add(k0, (stages - 1) * slice),
+                   arith::RemUIOp::create(b, loc, f.add(n, stages - 1), index(stages)));
+      }
+      ValueRange groups = kTiles.getRegionIterArgs().drop_front(accs);
+      ValueRange staged = groups.take_front(groupSize);
+      Value firstA = stageFirst(sides[0], slot), firstB = stageFirst(sides[1], slot);
+      if (!sides[0].async)
+        stageSide(sides[0], staged.take_front(counts[0]), way(sides[0]), k0, firstA);
+      if (!sides[1].async)
+        stageSide(sides[1], staged.drop_front(counts[0]), way(sides[1]), k0, firstB);
+      // This slice's copies are done once at most the S - 1 newer groups
+      // are pending (this thread's); the barrier makes everyone's visible.
+      if (stages > 1)
+        NVVM::CpAsyncWaitGroupOp::create(b, loc, static_cast<uint32_t>(stages - 1));
+      gpu::BarrierOp::create(b, loc);
+      SmallVector<Value> carried(groups.drop_front(groupSize));
+      llvm::append_range(carried, loadIfBelowEnd(f.add(k0, depth * slice), groups.take_back(groupSize)));
+      SmallVector<Value> acc(kTiles.getRegionIterArgs().take_front(accs));
+      mmaSteps(acc, firstA, firstB);
+      // The next K-slice overwrites a stage: everyone must be done.
       gpu::BarrierOp::create(b, loc);
       llvm::append_range(acc, carried);
       scf::YieldOp::create(b, loc, acc);

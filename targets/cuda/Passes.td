@@ -113,6 +113,10 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
     Option<"prefetchDepth", "prefetch-depth", "int64_t", "1",
            "tensor cores: K-slices whose global loads are in flight (in registers) "
            "while a slice is multiplied">,
+    Option<"asyncCopyStages", "async-copy-stages", "int64_t", "0",
+           "tensor cores, vector way: workgroup tiles per side that cp.async "
+           "fills ahead of the mma steps for sides that are one model-type "
+           "operand (fewer when 48 KB do not hold them; 0 or 1: registers)">,
     Option<"minBlocksPerSM", "min-blocks-per-sm", "int64_t", "3",
            "blocks of a kernel with sibling sums that should fit on a "
            "multiprocessor at once (ptxas limits registers to match; 0: none)">];

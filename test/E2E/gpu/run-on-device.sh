@@ -31,11 +31,14 @@
 #                (the runtime C API only) on DIR's artifacts and compares with
 #                DIR's references. Needs python3 and the NVIDIA driver.
 #   --sanitize   also runs one case under compute-sanitizer (memcheck).
+# SSMC_COMPILE_FLAGS (words) are added to every `ssmc compile` (A/B builds:
+# --pass-options='ssm-gpu-tile-contractions{async-copy-stages=3}').
 # Without a GPU (both running modes) it prints "skipped: no GPU" and exits 0.
 # Last line of a run: "gpu e2e: N passed, M failed" (exit 1 on a failure).
 set -uo pipefail
 SM=90
 SM_GIVEN=0
+read -r -a COMPILE_FLAGS <<< "${SSMC_COMPILE_FLAGS:-}"
 RTOL=1e-4
 SANITIZE=0
 MODE=self
@@ -105,7 +108,7 @@ make_family() {
   local family=$1 out=$2 dir=$WORK/$1
   "$SSMC" make-model --preset "tiny-$family" --seed 7 -o "$dir" > /dev/null || {
     failed=$((failed + 1)); echo "FAIL $family: make-model"; return 1; }
-  check "$family compile sm_$SM" "$SSMC" compile "$dir" --target cuda --sm "$SM" -o "$out/$family.ssmx"
+  check "$family compile sm_$SM" "$SSMC" compile "$dir" --target cuda --sm "$SM" "${COMPILE_FLAGS[@]}" -o "$out/$family.ssmx"
   [ -f "$out/$family.ssmx" ] || return 1
   "$REF" "$dir" --prompt-ids "$BATCH" --max-new-tokens $NEW --logits-out "$out/$family.ref.json" > /dev/null ||
     echo "  note: ssmc-ref failed for the $family batch"
@@ -142,7 +145,7 @@ make_long() {
   "$SSMC" make-model --preset default-llamba --seed 7 -o "$dir" > /dev/null || {
     failed=$((failed + 1)); echo "FAIL default-llamba: make-model"; return 1; }
   check "default-llamba compile sm_$SM" "$SSMC" compile --preset default-llamba --synthetic-weights \
-    --seed 7 --target cuda --sm "$SM" -o "$out/default-llamba.ssmx"
+    --seed 7 --target cuda --sm "$SM" "${COMPILE_FLAGS[@]}" -o "$out/default-llamba.ssmx"
   "$REF" "$dir" --prompt-ids "$LONG" --max-new-tokens 8 --logits-out "$out/default-llamba.ref.json" \
     > /dev/null || { failed=$((failed + 1)); echo "FAIL default-llamba: ssmc-ref"; }
 }
@@ -168,8 +171,8 @@ make_half() {
     # and seed as make-model's: a few MB of bundle instead of 30 MB).
     case $m in
       default-*) check "$m compile sm_$SM" "$SSMC" compile --preset "$(half_preset "$m")" --synthetic-weights \
-        --seed 7 --dtype "${m##*-}" --target cuda --sm "$SM" -o "$out/$m.ssmx" ;;
-      *) check "$m compile sm_$SM" "$SSMC" compile "$dir" --target cuda --sm "$SM" -o "$out/$m.ssmx" ;;
+        --seed 7 --dtype "${m##*-}" --target cuda --sm "$SM" "${COMPILE_FLAGS[@]}" -o "$out/$m.ssmx" ;;
+      *) check "$m compile sm_$SM" "$SSMC" compile "$dir" --target cuda --sm "$SM" "${COMPILE_FLAGS[@]}" -o "$out/$m.ssmx" ;;
     esac
     "$REF" "$dir" --prompt-ids "$(half_prompts "$m")" --max-new-tokens 1 --logits-out "$out/$m.ref.json" > /dev/null ||
       { failed=$((failed + 1)); echo "FAIL $m: ssmc-ref"; }

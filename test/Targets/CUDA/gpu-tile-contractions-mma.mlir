@@ -4,6 +4,7 @@
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=min-blocks-per-sm=0 | FileCheck %s --check-prefix=NOOCC
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=prefetch-depth=2 | FileCheck %s --check-prefix=DEPTH2
 // RUN: ssmc-opt %s -split-input-file "-ssm-gpu-tile-contractions=vector-staging=false ldmatrix=false" | FileCheck %s --check-prefix=SCALAR
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=async-copy-stages=3 | FileCheck %s --check-prefix=ASYNC
 
 // A bf16 model's C B^T over all chunks: C reads i, B reads j, both with k
 // innermost, so both sides are staged row-major ([64 rows][32 k + 8 of
@@ -18,6 +19,31 @@
 // prefetch-depth=2 those of the next two (the loop carries two groups).
 // DEPTH2-LABEL: func.func @c_bt_bf16
 // DEPTH2: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>, vector<8xbf16>)
+// With async-copy-stages=3 both sides (each the bf16 operand itself) go
+// from global to workgroup memory by cp.async (16 bytes per thread and
+// side, L2 only) into three stages of 64 rows: slices 0 and 1 before the
+// loop (one commit group each), slice n + 2 at the top of iteration n; the
+// loop carries no loads, and waits until at most 2 groups are pending.
+// The element way (the else branch) keeps registers and one stage.
+// ASYNC-LABEL: func.func @c_bt_bf16
+// ASYNC: workgroup(%{{[^ ]*}} : memref<192x40xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<192x40xbf16, #gpu.address_space<workgroup>>)
+// ASYNC: scf.if %{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+// ASYNC-COUNT-2: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
+// ASYNC: nvvm.cp.async.commit.group
+// ASYNC-COUNT-2: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg
+// ASYNC: nvvm.cp.async.commit.group
+// ASYNC: scf.for {{.*}} to %c64{{.*}} step %c32{{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+// ASYNC-COUNT-2: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg
+// ASYNC: nvvm.cp.async.commit.group
+// ASYNC-NOT: llvm.store
+// ASYNC: nvvm.cp.async.wait.group 2
+// ASYNC-NEXT: gpu.barrier
+// ASYNC: nvvm.ldmatrix
+// ASYNC-COUNT-4: nvvm.mma.sync
+// ASYNC: gpu.barrier
+// ASYNC: } else {
+// ASYNC-NOT: nvvm.cp.async
+// ASYNC: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, bf16,
 // CHECK-LABEL: func.func @c_bt_bf16
 // CHECK: workgroup(%[[SA:[^ ]*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[SB:[^ ]*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>)
 // CHECK: memref.extract_aligned_pointer_as_index %arg0
@@ -88,6 +114,17 @@ func.func @c_bt_bf16(%C: memref<?x?x128x32x64xbf16>, %B: memref<?x?x128x32x64xbf
 // read with ldmatrix transposed (layout col); vector staging reads 2
 // row-consecutive elements of u and of B at each of two k, toEnd once per
 // k. f16 pairs go to mma.sync as vector<2xf16>.
+// With async copies the f16 B side (plain, k-major) is copied as 4-byte
+// runs at each of two k (.ca: .cg takes 16 bytes only); u (an f32 factor
+// times toEnd) still goes through registers, stored into the same stage.
+// ASYNC-LABEL: func.func @chunk_state_f16
+// ASYNC: workgroup(%{{[^ ]*}} : memref<96x40xf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<96x40xf16, #gpu.address_space<workgroup>>)
+// ASYNC-COUNT-2: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 4, cache = ca
+// ASYNC: nvvm.cp.async.commit.group
+// ASYNC: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, vector<2xf32>, vector<2xf32>) {
+// ASYNC: nvvm.cp.async.commit.group
+// ASYNC: llvm.store %{{.*}} {alignment = 4 : i64} : vector<2xf16>, !llvm.ptr<3>
+// ASYNC: nvvm.cp.async.wait.group 2
 // CHECK-LABEL: func.func @chunk_state_f16
 // CHECK: workgroup(%{{[^ ]*}} : memref<32x40xf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<32x40xf16, #gpu.address_space<workgroup>>)
 // CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32) {
@@ -199,6 +236,12 @@ func.func @c_bt_f32(%C: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf32>
 // CHECK-NOT: gpu.launch
 // With min-blocks-per-sm, the stores of a kernel with sibling sums carry
 // the occupancy request (for ssm-gpu-kernel-occupancy); others do not.
+// Two contractions' stages share 48 KB: async-copy-stages=3 gets two.
+// ASYNC-LABEL: func.func @sibling_sums_bf16
+// ASYNC: workgroup(%{{[^ ]*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<64x72xbf16, #gpu.address_space<workgroup>>)
+// ASYNC: nvvm.cp.async.wait.group 1
+// ASYNC: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 8, cache = ca
+// ASYNC: nvvm.cp.async.wait.group 1
 // NOOCC-LABEL: func.func @sibling_sums_bf16
 // NOOCC-NOT: ssmc.min_blocks_per_sm
 // OCC-LABEL: func.func @c_bt_bf16
