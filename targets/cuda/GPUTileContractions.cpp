@@ -633,6 +633,23 @@ struct GPUTileContractionsPass
                     arith::MulIOp::create(b, loc, tileJ, index(tile)),
                     arith::SubIOp::create(b, loc, sizeI, c1),
                     arith::SubIOp::create(b, loc, sizeJ, c1), tile, /*firstMemory=*/0, stages};
+    // The sibling's frame: its own operands over the same tile.
+    std::optional<TileFrame> sibFrame;
+    SmallVector<Value> sibIvs;
+    if (sibling) {
+      linalg::GenericOp sib = sibling->c.op;
+      sibIvs.resize(sib.getNumLoops());
+      for (unsigned d : sibling->c.shape.batch)
+        sibIvs[d] = ivs[sibling->loops[d]];
+      sibFrame.emplace(TileFrame{b, loc, sib, sibling->c.shape, launch, sibIvs, frame.i0, frame.j0,
+                                 frame.lastI, frame.lastJ, tile, siblingMemory, stages});
+    }
+    // With async copies the sibling's first slices are issued before the
+    // kernel op's k loop (its stages are its own): the block's loads of
+    // both products are in flight at once.
+    bool siblingFirst = sibling && mma && stages > 1 && siblingCopiesFirst;
+    if (siblingFirst)
+      emitMMASums(*sibFrame, *sibling->c.mma, {}, AsyncPrologue::IssueOnly);
     ThreadSums sums = mma ? emitMMASums(frame, *mma) : emitFMASums(frame);
     // The sibling's sums over the same tile, from its own operands.
     std::optional<ThreadSums> siblingSums;
@@ -641,11 +658,6 @@ struct GPUTileContractionsPass
     if (sibling) {
       linalg::GenericOp sib = sibling->c.op;
       siblingFill = ssmc::cuda::zeroFillBefore(sib, sib.getDpsInits()[0]);
-      SmallVector<Value> sibIvs(sib.getNumLoops());
-      for (unsigned d : sibling->c.shape.batch)
-        sibIvs[d] = ivs[sibling->loops[d]];
-      TileFrame sibFrame{b,     loc,      sib,      sibling->c.shape, launch, sibIvs,
-                         frame.i0, frame.j0, frame.lastI, frame.lastJ, tile, siblingMemory, stages};
       if (mma && consumer && zeroFill && !producer)
         chain = chainOf(consumer, out, sib.getDpsInits()[0]);
       SmallVector<Value> chainedStart;
@@ -661,7 +673,9 @@ struct GPUTileContractionsPass
           chainedStart.push_back(arith::MulFOp::create(b, loc, scale, total));
         }
       }
-      siblingSums = mma ? emitMMASums(sibFrame, *sibling->c.mma, chainedStart) : emitFMASums(sibFrame);
+      siblingSums = mma ? emitMMASums(*sibFrame, *sibling->c.mma, chainedStart,
+                                      siblingFirst ? AsyncPrologue::Issued : AsyncPrologue::InLoop)
+                        : emitFMASums(*sibFrame);
       assert(siblingSums->sums.size() == sums.sums.size() && "sibling tiles differ");
     }
 
@@ -1005,7 +1019,12 @@ struct GPUTileContractionsPass
   /// per run (an operand that does not vary along the run: one element).
   /// Both ways keep the next slice's loads in registers while the tensor
   /// cores work on this one.
-  ThreadSums emitMMASums(TileFrame &f, const MMAPlan &plan, ArrayRef<Value> initialSums = {}) {
+  /// Where the async copies of the first S - 1 slices are issued: before
+  /// the k loop (InLoop), by an earlier call that does nothing else
+  /// (IssueOnly, returning no sums), or already by such a call (Issued).
+  enum class AsyncPrologue { InLoop, IssueOnly, Issued };
+  ThreadSums emitMMASums(TileFrame &f, const MMAPlan &plan, ArrayRef<Value> initialSums = {},
+                         AsyncPrologue prologue = AsyncPrologue::InLoop) {
     OpBuilder &b = f.b;
     Location loc = f.loc;
     linalg::GenericOp op = f.op;
@@ -1529,12 +1548,45 @@ struct GPUTileContractionsPass
     // per slice, into the stage the previous iteration finished reading.
     // Every block has at least one slice (kEnd >= slice).
     Value kEnd = f.kEnd(slice);
+    // Marks the sides copied asynchronously in one way of staging; the
+    // stages the k loop cycles through.
+    auto chooseAsync = [&](bool vectorized) -> int64_t {
+      for (Side &side : sides)
+        side.async = f.stages > 1 && vectorized && side.vectorizable && asyncCapable(side);
+      bool anyAsync = llvm::any_of(sides, [](const Side &s) { return s.async; });
+      return anyAsync ? f.stages : 1;
+    };
+    // The async sides' copies of the slice at k (when below kEnd) into
+    // stage `slot`, and a commit (always: one group per slice keeps
+    // wait_group's count uniform).
+    auto issueSlice = [&](Value k, Value slot) {
+      Value below = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, kEnd);
+      auto ifIssue = scf::IfOp::create(b, loc, TypeRange(), below, /*withElseRegion=*/false);
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(ifIssue.thenBlock());
+        for (Side &side : sides)
+          if (side.async)
+            issueAsync(side, k, stageFirst(side, slot));
+      }
+      NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    };
+    if (prologue == AsyncPrologue::IssueOnly) {
+      // The vector way's first S - 1 slices, when its views are aligned (a
+      // uniform condition: the same commits in every thread).
+      int64_t stages = chooseAsync(/*vectorized=*/true);
+      if (stages > 1) {
+        auto ifVector = scf::IfOp::create(b, loc, TypeRange(), vectorOK, /*withElseRegion=*/false);
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(ifVector.thenBlock());
+        for (int64_t s = 0; s + 1 < stages; ++s)
+          issueSlice(index(s * slice), index(s));
+      }
+      return {};
+    }
     auto kLoop = [&](bool vectorized) -> SmallVector<Value> {
       auto way = [&](Side &side) { return vectorized && side.vectorizable; };
-      for (Side &side : sides)
-        side.async = f.stages > 1 && way(side) && asyncCapable(side);
-      bool anyAsync = llvm::any_of(sides, [](const Side &s) { return s.async; });
-      int64_t stages = anyAsync ? f.stages : 1;
+      int64_t stages = chooseAsync(vectorized);
       SmallVector<unsigned> counts;
       auto loadSlice = [&](Value k0) {
         SmallVector<Value> loaded;
@@ -1545,21 +1597,6 @@ struct GPUTileContractionsPass
           llvm::append_range(loaded, part);
         }
         return loaded;
-      };
-      // The async sides' copies of the slice at k (when below kEnd) into
-      // stage `slot`, and a commit (always: one group per slice keeps
-      // wait_group's count uniform).
-      auto issueSlice = [&](Value k, Value slot) {
-        Value below = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k, kEnd);
-        auto ifIssue = scf::IfOp::create(b, loc, TypeRange(), below, /*withElseRegion=*/false);
-        {
-          OpBuilder::InsertionGuard g2(b);
-          b.setInsertionPointToStart(ifIssue.thenBlock());
-          for (Side &side : sides)
-            if (side.async)
-              issueAsync(side, k, stageFirst(side, slot));
-        }
-        NVVM::CpAsyncCommitGroupOp::create(b, loc);
       };
       // Slice k0 + d * slice is loaded (when below kEnd; else the previous
       // group is passed on unchanged, never staged) d iterations ahead: the
@@ -1580,7 +1617,7 @@ struct GPUTileContractionsPass
       SmallVector<Value> initial(accs, zero);
       if (!initialSums.empty())
         initial.assign(initialSums.begin(), initialSums.end());
-      for (int64_t s = 0; s + 1 < stages; ++s)
+      for (int64_t s = 0; s + 1 < stages && prologue == AsyncPrologue::InLoop; ++s)
         issueSlice(index(s * slice), index(s));
       SmallVector<Value> group = loadSlice(index(0));
       int64_t groupSize = group.size();

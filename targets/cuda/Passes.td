@@ -117,6 +117,9 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
            "tensor cores, vector way: workgroup tiles per side that cp.async "
            "fills ahead of the mma steps for sides that are one model-type "
            "operand (fewer when 48 KB do not hold them; 0 or 1: registers)">,
+    Option<"siblingCopiesFirst", "sibling-copies-first", "bool", "true",
+           "async copies: a sibling's first slices are issued before the kernel "
+           "op's k loop">,
     Option<"minBlocksPerSM", "min-blocks-per-sm", "int64_t", "3",
            "blocks of a kernel with sibling sums that should fit on a "
            "multiprocessor at once (ptxas limits registers to match; 0: none)">];

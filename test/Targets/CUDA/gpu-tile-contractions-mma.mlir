@@ -236,10 +236,18 @@ func.func @c_bt_f32(%C: memref<?x?x128x32x64xf32>, %B: memref<?x?x128x32x64xf32>
 // CHECK-NOT: gpu.launch
 // With min-blocks-per-sm, the stores of a kernel with sibling sums carry
 // the occupancy request (for ssm-gpu-kernel-occupancy); others do not.
-// Two contractions' stages share 48 KB: async-copy-stages=3 gets two.
+// Two contractions' stages share 48 KB: async-copy-stages=3 gets two. The
+// sibling's first slice (W rows, 16 bytes, and x at two k, 8 bytes each:
+// its k-major side) is issued before the kernel op's (S . C) k loop, so
+// that the block's loads of both products are in flight together.
 // ASYNC-LABEL: func.func @sibling_sums_bf16
 // ASYNC: workgroup(%{{[^ ]*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<128x40xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<64x72xbf16, #gpu.address_space<workgroup>>)
+// ASYNC: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg
+// ASYNC-COUNT-2: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 8, cache = ca
+// ASYNC: nvvm.cp.async.commit.group
+// ASYNC: scf.for
 // ASYNC: nvvm.cp.async.wait.group 1
+// ASYNC: scf.for
 // ASYNC: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 8, cache = ca
 // ASYNC: nvvm.cp.async.wait.group 1
 // NOOCC-LABEL: func.func @sibling_sums_bf16
