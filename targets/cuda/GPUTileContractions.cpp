@@ -305,6 +305,18 @@ struct GPUTileContractionsPass
       absorbed.insert(sibling->c.op);
       siblings.try_emplace(c.op, *sibling);
     }
+    if (fuseProducedSide) {
+      for (Contraction &c : ops) {
+        auto it = siblings.find(c.op);
+        if (it == siblings.end())
+          continue;
+        std::optional<ProducedSide> produced = findProducedSide(c, it->second, ops);
+        if (!produced || absorbed.contains(produced->p.op) || siblings.count(produced->p.op))
+          continue;
+        absorbed.insert(produced->p.op);
+        it->second.produced = std::move(*produced);
+      }
+    }
     for (Contraction &c : ops) {
       if (absorbed.contains(c.op))
         continue;
@@ -322,10 +334,135 @@ struct GPUTileContractionsPass
   /// output tiles and one elementwise consumer reads both sums (the chunked
   /// scan's Y_diag beside S . C). `loops[d]` is the kernel op's loop that
   /// the sibling's loop d corresponds to (through the outputs' indices).
+  /// The sibling's i-side operand made in the kernel (fuse-produced-side):
+  /// a buffer that an elementwise `consumer` of contraction `p`'s sums
+  /// writes and only the sibling reads (the chunked scan's W: C B^T times
+  /// the masked decay, rounded). The kernel computes p's sums for the
+  /// block's rows, applies the consumer and keeps the sibling's factors
+  /// for all its k in workgroup memory; neither p's sums nor the operand
+  /// go to global memory. `loops[d]` is the sibling's loop for p's loop d.
+  struct ProducedSide {
+    Contraction p;
+    linalg::GenericOp consumer;
+    Value operand;
+    SmallVector<unsigned> loops;
+  };
   struct Sibling {
     Contraction c;
     SmallVector<unsigned> loops;
+    std::optional<ProducedSide> produced;
   };
+
+  /// The operands of `op` that the factors `leaves` read.
+  static SmallVector<OpOperand *> sideInputs(linalg::GenericOp op, ArrayRef<Value> leaves) {
+    Block &body = op.getRegion().front();
+    llvm::SmallPtrSet<Operation *, 16> needed;
+    SmallVector<Value> work(leaves.begin(), leaves.end());
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      Operation *def = v.getDefiningOp();
+      if (!def || def->getBlock() != &body || !needed.insert(def).second)
+        continue;
+      llvm::append_range(work, def->getOperands());
+    }
+    SmallVector<OpOperand *> inputs;
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      BlockArgument arg = body.getArgument(input->getOperandNumber());
+      if (llvm::any_of(arg.getUsers(), [&](Operation *user) { return needed.contains(user); }) ||
+          llvm::is_contained(leaves, Value(arg)))
+        inputs.push_back(input);
+    }
+    return inputs;
+  }
+
+  /// The produced i-side of sibling `sib` of kernel op `c` (see
+  /// ProducedSide) among `ops`: the side reads one operand, a local buffer
+  /// of the model's type written by the foldable consumer of a tensor-core
+  /// contraction p (zero-filled sums, nothing else reads them) at identity
+  /// indices; p's i and j are the sibling's i and k, its batch loops the
+  /// sibling's; p's sums stage through the kernel op's workgroup tiles
+  /// (same layouts and slice); nothing before `c` overwrites what p or the
+  /// consumer read.
+  std::optional<ProducedSide> findProducedSide(Contraction &c, Sibling &sib,
+                                               MutableArrayRef<Contraction> ops) {
+    Contraction &s = sib.c;
+    if (!s.mma || !c.mma)
+      return std::nullopt;
+    SmallVector<OpOperand *> inputs = sideInputs(s.op, s.mma->aLeaves);
+    if (inputs.size() != 1)
+      return std::nullopt;
+    Value operand = inputs[0]->get();
+    auto operandType = dyn_cast<MemRefType>(operand.getType());
+    if (!operandType || operandType.getElementType() != s.mma->element ||
+        !operand.getDefiningOp<memref::AllocOp>() ||
+        ShapedType::isDynamic(s.op.getStaticLoopRanges()[s.shape.k]))
+      return std::nullopt;
+    linalg::GenericOp consumer;
+    for (Operation *user : operand.getUsers()) {
+      if (user == s.op.getOperation() || isa<memref::DeallocOp>(user))
+        continue;
+      auto writer = dyn_cast<linalg::GenericOp>(user);
+      if (consumer || !writer || writer.getNumDpsInits() != 1 || writer.getDpsInits()[0] != operand)
+        return std::nullopt;
+      consumer = writer;
+    }
+    if (!consumer)
+      return std::nullopt;
+    Contraction *p = llvm::find_if(ops, [&](Contraction &o) {
+      Value out = o.op.getDpsInits()[0];
+      return o.mma && o.op != s.op && o.op != c.op &&
+             ssmc::cuda::foldableConsumerOf(o.op, out, /*allowBroadcast=*/false) == consumer;
+    });
+    if (p == ops.end() || p->mma->element != s.mma->element ||
+        p->op->getBlock() != c.op->getBlock() || !p->op->isBeforeInBlock(c.op))
+      return std::nullopt;
+    Value sums = p->op.getDpsInits()[0];
+    bool onlyExpectedUsers = llvm::all_of(sums.getUsers(), [&](Operation *user) {
+      return user == p->op.getOperation() || user == consumer.getOperation() ||
+             isa<memref::DeallocOp, linalg::FillOp>(user);
+    });
+    if (!onlyExpectedUsers || !ssmc::cuda::zeroFillBefore(p->op, sums) ||
+        ssmc::cuda::inPlaceProducerOfInit(p->op) ||
+        !consumer.getIndexingMapsArray().back().isIdentity())
+      return std::nullopt;
+    for (OpOperand *input : consumer.getDpsInputOperands())
+      if (input->get() == sums && !consumer.getMatchingIndexingMap(input).isIdentity())
+        return std::nullopt;
+    // p stages through the kernel op's tiles.
+    if (p->mma->kSlice != c.mma->kSlice || p->mma->element != c.mma->element ||
+        stagedRowMajor(p->op, p->shape, 'i') != stagedRowMajor(c.op, c.shape, 'i') ||
+        stagedRowMajor(p->op, p->shape, 'j') != stagedRowMajor(c.op, c.shape, 'j'))
+      return std::nullopt;
+    // Loops through the operand's dims: p's output map and the sibling's map.
+    AffineMap pOut = p->op.getIndexingMapsArray().back();
+    AffineMap sRead = s.op.getMatchingIndexingMap(inputs[0]);
+    if (!pOut.isProjectedPermutation() || !sRead.isProjectedPermutation() ||
+        pOut.getNumResults() != sRead.getNumResults())
+      return std::nullopt;
+    ProducedSide produced{*p, consumer, operand, SmallVector<unsigned>(p->op.getNumLoops(), ~0u)};
+    for (unsigned r = 0; r < pOut.getNumResults(); ++r) {
+      unsigned pl = pOut.getDimPosition(r), sl = sRead.getDimPosition(r);
+      bool isI = pl == p->shape.i, isJ = pl == p->shape.j;
+      if (isI != (sl == s.shape.i) || isJ != (sl == s.shape.k) ||
+          (!isI && !isJ && !llvm::is_contained(s.shape.batch, sl)))
+        return std::nullopt;
+      produced.loops[pl] = sl;
+    }
+    for (unsigned d : p->shape.batch)
+      if (produced.loops[d] == ~0u)
+        return std::nullopt;
+    // What p and the consumer read must hold where the kernel runs.
+    llvm::SmallPtrSet<Value, 8> roots;
+    for (linalg::GenericOp reader : {p->op, consumer})
+      for (Value read : reader.getDpsInputs())
+        if (isa<BaseMemRefType>(read.getType()) && read != sums)
+          roots.insert(ssmc::rootBuffer(read));
+    for (Operation *between = p->op->getNextNode(); between != c.op.getOperation();
+         between = between->getNextNode())
+      if (between != consumer.getOperation() && mayWriteAny(between, roots))
+        return std::nullopt;
+    return produced;
+  }
 
   /// The sibling of `c` (see Sibling) among `ops`: a contraction earlier in
   /// the same block whose output is a local buffer that is zero-filled
@@ -547,19 +684,29 @@ struct GPUTileContractionsPass
     // reads), as many as fit the 48 KB of static workgroup memory a block
     // may have.
     int64_t stages = 1;
+    // A produced side (see ProducedSide) is kept whole: T rows of all its k
+    // (+ 8 elements of padding, as the stages).
+    ProducedSide *produced = sibling && sibling->produced ? &*sibling->produced : nullptr;
+    auto residentShape = [&]() {
+      int64_t extentK = sibling->c.op.getStaticLoopRanges()[sibling->c.shape.k];
+      return SmallVector<int64_t>{tile, extentK + 8};
+    };
+    int64_t residentBytes =
+        produced ? residentShape()[0] * residentShape()[1] * mma->element.getIntOrFloatBitWidth() / 8 : 0;
     if (mma && vectorStaging && ldmatrix && asyncCopyStages > 1) {
-      auto bytesPerStage = [&](const Contraction &c) {
+      auto bytesPerStage = [&](const Contraction &c, bool staged_i) {
         int64_t bytes = 0;
         for (char role : {'i', 'j'})
-          bytes += (stagedRowMajor(c.op, c.shape, role) ? tile * (c.mma->kSlice + 8)
-                                                        : c.mma->kSlice * (tile + 8)) *
-                   c.mma->element.getIntOrFloatBitWidth() / 8;
+          if (role == 'j' || staged_i)
+            bytes += (stagedRowMajor(c.op, c.shape, role) ? tile * (c.mma->kSlice + 8)
+                                                          : c.mma->kSlice * (tile + 8)) *
+                     c.mma->element.getIntOrFloatBitWidth() / 8;
         return bytes;
       };
-      int64_t perStage = bytesPerStage(Contraction{op, shape, mma});
+      int64_t perStage = bytesPerStage(Contraction{op, shape, mma}, true);
       if (sibling)
-        perStage += bytesPerStage(sibling->c);
-      stages = std::min<int64_t>(asyncCopyStages, kStaticWorkgroupBytes / perStage);
+        perStage += bytesPerStage(sibling->c, !produced);
+      stages = std::min<int64_t>(asyncCopyStages, (kStaticWorkgroupBytes - residentBytes) / perStage);
       stages = std::max<int64_t>(stages, 1);
     }
     if (mma) {
@@ -570,19 +717,20 @@ struct GPUTileContractionsPass
       // padding of 8 elements (16 bytes) puts the 8 rows a fragment load
       // (or one ldmatrix matrix) reads in distinct banks and keeps every
       // row 16-byte aligned.
-      auto stage = [&](const Contraction &c) {
+      auto stage = [&](const Contraction &c, bool resident_i) {
         for (char role : {'i', 'j'}) {
           SmallVector<int64_t> memShape =
-              stagedRowMajor(c.op, c.shape, role)
+              role == 'i' && resident_i ? residentShape()
+              : stagedRowMajor(c.op, c.shape, role)
                   ? SmallVector<int64_t>{stages * tile, c.mma->kSlice + 8}
                   : SmallVector<int64_t>{stages * c.mma->kSlice, tile + 8};
           attributions.push_back(MemRefType::get(memShape, c.mma->element, AffineMap(), workgroup));
         }
       };
-      stage(Contraction{op, shape, mma});
+      stage(Contraction{op, shape, mma}, false);
       siblingMemory = attributions.size();
       if (sibling)
-        stage(sibling->c);
+        stage(sibling->c, produced != nullptr);
     } else {
       // A 16 x (T + 1) tile per i- or j-operand (padded rows: the
       // column-wise stores of k-innermost operands do not all hit one
@@ -648,8 +796,47 @@ struct GPUTileContractionsPass
     // kernel op's k loop (its stages are its own): the block's loads of
     // both products are in flight at once.
     bool siblingFirst = sibling && mma && stages > 1 && siblingCopiesFirst;
-    if (siblingFirst)
-      emitMMASums(*sibFrame, *sibling->c.mma, {}, AsyncPrologue::IssueOnly);
+    // A produced side: p's sums over the block's rows and the sibling's k
+    // from j0 on (one tile), through the consumer: the operand's values.
+    std::function<ThreadSums(Value)> producedValues;
+    SmallVector<Value> producedSizes;
+    if (produced) {
+      Contraction &pc = produced->p;
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPoint(launch);
+      SmallVector<Range, 4> pRanges =
+          cast<linalg::LinalgOp>(pc.op.getOperation()).createLoopRanges(b, loc);
+      for (unsigned d : {pc.shape.i, pc.shape.j})
+        producedSizes.push_back(getValueOrCreateConstantIndexOp(b, loc, pRanges[d].size));
+    }
+    SmallVector<Value> producedIvs;
+    if (produced) {
+      Contraction &pc = produced->p;
+      producedIvs.resize(pc.op.getNumLoops());
+      for (unsigned d : pc.shape.batch)
+        producedIvs[d] = sibIvs[produced->loops[d]];
+      producedValues = [&, produced](Value j0) -> ThreadSums {
+        Contraction &pc = produced->p;
+        TileFrame pFrame{b, loc, pc.op, pc.shape, launch, producedIvs, frame.i0, j0,
+                         arith::SubIOp::create(b, loc, producedSizes[0], c1),
+                         arith::SubIOp::create(b, loc, producedSizes[1], c1), tile,
+                         /*firstMemory=*/0, stages};
+        ThreadSums t = emitMMASums(pFrame, *pc.mma);
+        Value sums = pc.op.getDpsInits()[0];
+        for (size_t e = 0; e < t.sums.size(); ++e) {
+          SmallVector<Value> at(producedIvs);
+          at[pc.shape.i] = t.rows[e];
+          at[pc.shape.j] = t.cols[e];
+          SmallVector<Value> indices = pFrame.operandIndices(pc.op.getNumDpsInputs(), at);
+          SmallVector<std::pair<Value, Value>, 1> known = {{sums, t.sums[e]}};
+          t.sums[e] = ssmc::cuda::evaluateBodyAt(b, loc, produced->consumer, indices, known);
+        }
+        return t;
+      };
+    }
+    if (siblingFirst || produced)
+      emitMMASums(*sibFrame, *sibling->c.mma, {}, AsyncPrologue::IssueOnly,
+                  produced ? &producedValues : nullptr, siblingFirst);
     ThreadSums sums = mma ? emitMMASums(frame, *mma) : emitFMASums(frame);
     // The sibling's sums over the same tile, from its own operands.
     std::optional<ThreadSums> siblingSums;
@@ -674,7 +861,9 @@ struct GPUTileContractionsPass
         }
       }
       siblingSums = mma ? emitMMASums(*sibFrame, *sibling->c.mma, chainedStart,
-                                      siblingFirst ? AsyncPrologue::Issued : AsyncPrologue::InLoop)
+                                      siblingFirst || produced ? AsyncPrologue::Issued
+                                                               : AsyncPrologue::InLoop,
+                                      produced ? &producedValues : nullptr, siblingFirst)
                         : emitFMASums(*sibFrame);
       assert(siblingSums->sums.size() == sums.sums.size() && "sibling tiles differ");
     }
@@ -788,6 +977,21 @@ struct GPUTileContractionsPass
       if (siblingFill)
         siblingFill.erase();
       sibling->c.op.erase();
+      if (produced) {
+        // p, its zero fill, the consumer, and their buffers (only freed now).
+        Value sums = produced->p.op.getDpsInits()[0];
+        if (linalg::FillOp fill = ssmc::cuda::zeroFillBefore(produced->p.op, sums))
+          fill.erase();
+        produced->consumer.erase();
+        produced->p.op.erase();
+        for (Value buffer : {sums, produced->operand}) {
+          if (!llvm::all_of(buffer.getUsers(), [](Operation *u) { return isa<memref::DeallocOp>(u); }))
+            continue;
+          for (Operation *user : llvm::make_early_inc_range(buffer.getUsers()))
+            user->erase();
+          buffer.getDefiningOp()->erase();
+        }
+      }
       // Nothing reads the sibling's buffer any more.
       if (llvm::all_of(sibOut.getUsers(), [](Operation *u) { return isa<memref::DeallocOp>(u); })) {
         for (Operation *user : llvm::make_early_inc_range(sibOut.getUsers()))
@@ -1022,9 +1226,15 @@ struct GPUTileContractionsPass
   /// Where the async copies of the first S - 1 slices are issued: before
   /// the k loop (InLoop), by an earlier call that does nothing else
   /// (IssueOnly, returning no sums), or already by such a call (Issued).
+  /// A produced i-side (`producedValues`: the operand's values over the
+  /// block's rows and one tile of k from a given k) is filled into its
+  /// resident workgroup memory by the IssueOnly call, before the kernel
+  /// op's sums; the async copies go early there only with `earlyCopies`.
   enum class AsyncPrologue { InLoop, IssueOnly, Issued };
   ThreadSums emitMMASums(TileFrame &f, const MMAPlan &plan, ArrayRef<Value> initialSums = {},
-                         AsyncPrologue prologue = AsyncPrologue::InLoop) {
+                         AsyncPrologue prologue = AsyncPrologue::InLoop,
+                         std::function<ThreadSums(Value)> *producedValues = nullptr,
+                         bool earlyCopies = true) {
     OpBuilder &b = f.b;
     Location loc = f.loc;
     linalg::GenericOp op = f.op;
@@ -1083,6 +1293,10 @@ struct GPUTileContractionsPass
       /// Filled by cp.async, global to workgroup memory, without registers
       /// (set per k loop; see kLoop).
       bool async = false;
+      /// All k in workgroup memory before the k loop (a produced side): no
+      /// loads or staging; fragments at k + kBase (the slice's k0).
+      bool resident = false;
+      Value kBase;
     };
     Side sides[2] = {{plan.aLeaves, neededFor(plan.aLeaves), shape.i, f.i0, f.lastI},
                      {plan.bLeaves, neededFor(plan.bLeaves), shape.j, f.j0, f.lastJ}};
@@ -1097,6 +1311,7 @@ struct GPUTileContractionsPass
       }
     }
 
+    sides[0].resident = producedValues != nullptr;
     // Per thread and slice: perThread words (2 perThread elements) per side.
     int64_t perThread = tile * words / (kThreadsPerSide * kThreadsPerSide);
     int64_t run = perThread; // vector staging: words per thread, one run
@@ -1106,7 +1321,7 @@ struct GPUTileContractionsPass
       int64_t runLength = side.rowMajor ? 2 * run : run;
       bool whole = !ShapedType::isDynamic(staticRanges[side.rowLoop]) &&
                    staticRanges[side.rowLoop] % tile == 0;
-      if (!vectorStaging || !whole || runLength < 2)
+      if (!vectorStaging || !whole || runLength < 2 || side.resident)
         continue;
       side.vectorizable = true;
       SmallVector<Value> conditions;
@@ -1384,6 +1599,10 @@ struct GPUTileContractionsPass
     // row L % 8 of matrix L / 8; a k-major side is read transposed.
     auto fragments = [&](Side &side, bool isA, int64_t step, int64_t t0, Value first) -> SmallVector<Value> {
       int64_t count = isA ? 4 : (t0 + 1 < nTiles ? 4 : 2);
+      // A resident side holds every k: the slice starts at kBase.
+      auto sliceK = [&](Value k) { return side.resident ? f.add(k, side.kBase) : k; };
+      if (side.resident)
+        first = index(0);
       Value base = isA ? f.add(warpRow, t0 * 16) : f.add(warpCol, t0 * 8);
       if (ldmatrix) {
         Value matrix = arith::DivUIOp::create(b, loc, lane, index(8));
@@ -1403,6 +1622,7 @@ struct GPUTileContractionsPass
           row = f.add(row, q);
         else
           k = f.add(k, q);
+        k = sliceK(k);
         Value ptr = side.rowMajor ? sharedAddress(side.memory, f.add(first, row), k)
                                   : sharedAddress(side.memory, f.add(first, k), row);
         Type result = count == 4 ? Type(LLVM::LLVMStructType::getLiteral(ctx, {i32, i32, i32, i32}))
@@ -1425,7 +1645,7 @@ struct GPUTileContractionsPass
       }
       // Element loads: the pair at row `row`, words w (k = 2 w, 2 w + 1).
       auto pairAt = [&](Value row, int64_t kOffset) {
-        Value k = f.add(arith::MulIOp::create(b, loc, inGroup, index(2)), step * 16 + kOffset);
+        Value k = sliceK(f.add(arith::MulIOp::create(b, loc, inGroup, index(2)), step * 16 + kOffset));
         if (side.rowMajor)
           return operand(LLVM::LoadOp::create(b, loc, VectorType::get({2}, element),
                                               sharedAddress(side.memory, f.add(first, row), k),
@@ -1552,7 +1772,8 @@ struct GPUTileContractionsPass
     // stages the k loop cycles through.
     auto chooseAsync = [&](bool vectorized) -> int64_t {
       for (Side &side : sides)
-        side.async = f.stages > 1 && vectorized && side.vectorizable && asyncCapable(side);
+        side.async = f.stages > 1 && vectorized && side.vectorizable && !side.resident &&
+                     asyncCapable(side);
       bool anyAsync = llvm::any_of(sides, [](const Side &s) { return s.async; });
       return anyAsync ? f.stages : 1;
     };
@@ -1572,9 +1793,29 @@ struct GPUTileContractionsPass
       NVVM::CpAsyncCommitGroupOp::create(b, loc);
     };
     if (prologue == AsyncPrologue::IssueOnly) {
+      if (producedValues) {
+        // The produced side's factors for every k below kEnd, one tile of
+        // k at a time, stored at (row - i0, k).
+        Side &side = sides[0];
+        auto tiles = scf::ForOp::create(b, loc, index(0), kEnd, index(tile));
+        {
+          OpBuilder::InsertionGuard g(b);
+          b.setInsertionPointToStart(tiles.getBody());
+          ThreadSums values = (*producedValues)(tiles.getInductionVar());
+          for (size_t e = 0; e < values.sums.size(); ++e) {
+            Value factor = rounded(factorFrom(side, values.rows[e], values.cols[e],
+                                              [&](unsigned) { return values.sums[e]; }));
+            Value row = arith::SubIOp::create(b, loc, values.rows[e], f.i0);
+            SmallVector<Value> at = side.rowMajor ? SmallVector<Value>{row, values.cols[e]}
+                                                  : SmallVector<Value>{values.cols[e], row};
+            memref::StoreOp::create(b, loc, factor, side.memory, at);
+          }
+        }
+        gpu::BarrierOp::create(b, loc);
+      }
       // The vector way's first S - 1 slices, when its views are aligned (a
       // uniform condition: the same commits in every thread).
-      int64_t stages = chooseAsync(/*vectorized=*/true);
+      int64_t stages = earlyCopies ? chooseAsync(/*vectorized=*/true) : 1;
       if (stages > 1) {
         auto ifVector = scf::IfOp::create(b, loc, TypeRange(), vectorOK, /*withElseRegion=*/false);
         OpBuilder::InsertionGuard g(b);
@@ -1592,7 +1833,8 @@ struct GPUTileContractionsPass
         SmallVector<Value> loaded;
         counts.clear();
         for (Side &side : sides) {
-          SmallVector<Value> part = side.async ? SmallVector<Value>() : loadSide(side, k0, way(side));
+          SmallVector<Value> part =
+              side.async || side.resident ? SmallVector<Value>() : loadSide(side, k0, way(side));
           counts.push_back(part.size());
           llvm::append_range(loaded, part);
         }
@@ -1617,7 +1859,8 @@ struct GPUTileContractionsPass
       SmallVector<Value> initial(accs, zero);
       if (!initialSums.empty())
         initial.assign(initialSums.begin(), initialSums.end());
-      for (int64_t s = 0; s + 1 < stages && prologue == AsyncPrologue::InLoop; ++s)
+      bool prologueIssued = prologue == AsyncPrologue::Issued && earlyCopies;
+      for (int64_t s = 0; s + 1 < stages && !prologueIssued; ++s)
         issueSlice(index(s * slice), index(s));
       SmallVector<Value> group = loadSlice(index(0));
       int64_t groupSize = group.size();
@@ -1640,7 +1883,8 @@ struct GPUTileContractionsPass
       ValueRange groups = kTiles.getRegionIterArgs().drop_front(accs);
       ValueRange staged = groups.take_front(groupSize);
       Value firstA = stageFirst(sides[0], slot), firstB = stageFirst(sides[1], slot);
-      if (!sides[0].async)
+      sides[0].kBase = k0;
+      if (!sides[0].async && !sides[0].resident)
         stageSide(sides[0], staged.take_front(counts[0]), way(sides[0]), k0, firstA);
       if (!sides[1].async)
         stageSide(sides[1], staged.drop_front(counts[0]), way(sides[1]), k0, firstB);

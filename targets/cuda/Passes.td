@@ -117,6 +117,10 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
            "tensor cores, vector way: workgroup tiles per side that cp.async "
            "fills ahead of the mma steps for sides that are one model-type "
            "operand (fewer when 48 KB do not hold them; 0 or 1: registers)">,
+    Option<"fuseProducedSide", "fuse-produced-side", "bool", "false",
+           "tensor cores: a sibling's i-side operand that an elementwise consumer "
+           "of another contraction's sums writes (the scan's W) is computed in "
+           "the kernel into workgroup memory, not read from global memory">,
     Option<"siblingCopiesFirst", "sibling-copies-first", "bool", "true",
            "async copies: a sibling's first slices are issued before the kernel "
            "op's k loop">,

@@ -5,6 +5,7 @@
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=prefetch-depth=2 | FileCheck %s --check-prefix=DEPTH2
 // RUN: ssmc-opt %s -split-input-file "-ssm-gpu-tile-contractions=vector-staging=false ldmatrix=false" | FileCheck %s --check-prefix=SCALAR
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=async-copy-stages=3 | FileCheck %s --check-prefix=ASYNC
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=fuse-produced-side=true | FileCheck %s --check-prefix=PRODUCED
 
 // A bf16 model's C B^T over all chunks: C reads i, B reads j, both with k
 // innermost, so both sides are staged row-major ([64 rows][32 k + 8 of
@@ -311,6 +312,132 @@ func.func @sibling_sums_bf16(%W: memref<?x?x32x128x128xbf16>, %X: memref<?x?x128
     %3 = arith.truncf %2 : f32 to bf16
     linalg.yield %3 : bf16
   }
+  memref.dealloc %yd : memref<?x?x128x32x128xf32>
+  memref.dealloc %sc : memref<?x?x128x32x128xf32>
+  return
+}
+}
+
+// -----
+
+// The scan's W made in the output kernel (fuse-produced-side): W = C B^T
+// times the masked decay, rounded, is written by the elementwise consumer
+// of the C B^T contraction and read only by Y_diag (the sibling's i side).
+// One kernel: C B^T over the block's 64 rows and each 64-wide tile of s
+// below the causal end (staged through S . C's tiles, same layouts), the
+// consumer applied, and the rounded factors stored in a resident
+// [64][128 + 8] tile; Y_diag's fragments read it at the slice's k0. Neither
+// C B^T's sums nor W reach global memory; the x side still stages.
+// Without it (the default), C B^T and its consumer are a kernel of their
+// own, W goes through global memory.
+// CHECK-LABEL: func.func @produced_side_bf16
+// CHECK: memref.alloc{{.*}} : memref<?x?x32x128x128xbf16>
+// CHECK-COUNT-2: gpu.launch
+// PRODUCED-LABEL: func.func @produced_side_bf16
+// PRODUCED: gpu.launch
+// PRODUCED-SAME: workgroup(%[[T0:[^ ]*]] : memref<64x40xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<64x40xbf16, #gpu.address_space<workgroup>>, %[[RES:[^ ]*]] : memref<64x136xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<32x72xbf16, #gpu.address_space<workgroup>>)
+// PRODUCED-NOT: gpu.launch
+// PRODUCED: scf.for %[[J0:[^ ]*]] = %{{.*}} to %{{.*}} step %c64
+// PRODUCED: nvvm.mma.sync
+// PRODUCED: math.exp
+// PRODUCED: memref.store %{{.*}}, %[[RES]][%{{.*}}, %{{.*}}] : memref<64x136xbf16, #gpu.address_space<workgroup>>
+// PRODUCED: gpu.barrier
+// PRODUCED: nvvm.mma.sync
+// PRODUCED: memref.extract_aligned_pointer_as_index %[[RES]]
+// PRODUCED: nvvm.ldmatrix
+// PRODUCED-NOT: memref.alloc
+// PRODUCED: return
+#cb_c = affine_map<(b, c, l, s, h, n) -> (b, c, l, h, n)>
+#cb_b = affine_map<(b, c, l, s, h, n) -> (b, c, s, h, n)>
+#cb_o = affine_map<(b, c, l, s, h, n) -> (b, c, h, l, s)>
+#id5w = affine_map<(b, c, h, l, s) -> (b, c, h, l, s)>
+#al = affine_map<(b, c, h, l, s) -> (b, c, l, h)>
+#as = affine_map<(b, c, h, l, s) -> (b, c, s, h)>
+#w2 = affine_map<(b, c, l, h, s, p) -> (b, c, h, l, s)>
+#x2 = affine_map<(b, c, l, h, s, p) -> (b, c, s, h, p)>
+#yd2 = affine_map<(b, c, l, h, s, p) -> (b, c, l, h, p)>
+#cm2 = affine_map<(b, c, l, h, p, n) -> (b, c, l, h, n)>
+#sm2 = affine_map<(b, c, l, h, p, n) -> (b, c, h, p, n)>
+#ys2 = affine_map<(b, c, l, h, p, n) -> (b, c, l, h, p)>
+#id5y = affine_map<(b, c, l, h, p) -> (b, c, l, h, p)>
+#a5y = affine_map<(b, c, l, h, p) -> (b, c, l, h)>
+module attributes {ssm.model = {dtype = bf16}} {
+func.func @produced_side_bf16(%X: memref<?x?x128x32x128xbf16>, %C: memref<?x?x128x32x64xbf16>,
+                              %B: memref<?x?x128x32x64xbf16>, %S: memref<?x?x32x128x64xbf16>,
+                              %acum: memref<?x?x128x32xf32>, %y: memref<?x?x128x32x128xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %zero = arith.constant 0.0 : f32
+  %b = memref.dim %X, %c0 : memref<?x?x128x32x128xbf16>
+  %n = memref.dim %X, %c1 : memref<?x?x128x32x128xbf16>
+  %cb = memref.alloc(%b, %n) : memref<?x?x32x128x128xf32>
+  linalg.fill ins(%zero : f32) outs(%cb : memref<?x?x32x128x128xf32>)
+  linalg.generic {indexing_maps = [#cb_c, #cb_b, #cb_o],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%C, %B : memref<?x?x128x32x64xbf16>, memref<?x?x128x32x64xbf16>) outs(%cb : memref<?x?x32x128x128xf32>) {
+  ^bb0(%cv: bf16, %bv: bf16, %acc: f32):
+    %0 = arith.extf %cv : bf16 to f32
+    %1 = arith.extf %bv : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  %W = memref.alloc(%b, %n) : memref<?x?x32x128x128xbf16>
+  linalg.generic {indexing_maps = [#al, #as, #id5w, #id5w], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+      ins(%acum, %acum, %cb : memref<?x?x128x32xf32>, memref<?x?x128x32xf32>, memref<?x?x32x128x128xf32>)
+      outs(%W : memref<?x?x32x128x128xbf16>) {
+  ^bb0(%al: f32, %as: f32, %v: f32, %o: bf16):
+    %l = linalg.index 3 : index
+    %s = linalg.index 4 : index
+    %causal = arith.cmpi ule, %s, %l : index
+    %0 = arith.subf %al, %as : f32
+    %1 = arith.select %causal, %0, %zero : f32
+    %2 = math.exp %1 : f32
+    %3 = arith.mulf %v, %2 : f32
+    %4 = arith.select %causal, %3, %zero : f32
+    %5 = arith.truncf %4 : f32 to bf16
+    linalg.yield %5 : bf16
+  }
+  %yd = memref.alloc(%b, %n) : memref<?x?x128x32x128xf32>
+  linalg.fill ins(%zero : f32) outs(%yd : memref<?x?x128x32x128xf32>)
+  linalg.generic {indexing_maps = [#w2, #x2, #yd2],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "parallel"]}
+      ins(%W, %X : memref<?x?x32x128x128xbf16>, memref<?x?x128x32x128xbf16>) outs(%yd : memref<?x?x128x32x128xf32>) {
+  ^bb0(%wv: bf16, %xv: bf16, %acc: f32):
+    %l = linalg.index 2 : index
+    %s = linalg.index 4 : index
+    %causal = arith.cmpi ule, %s, %l : index
+    %0 = arith.extf %wv : bf16 to f32
+    %1 = arith.select %causal, %0, %zero : f32
+    %2 = arith.extf %xv : bf16 to f32
+    %3 = arith.mulf %1, %2 : f32
+    %4 = arith.addf %acc, %3 : f32
+    linalg.yield %4 : f32
+  }
+  %sc = memref.alloc(%b, %n) : memref<?x?x128x32x128xf32>
+  linalg.fill ins(%zero : f32) outs(%sc : memref<?x?x128x32x128xf32>)
+  linalg.generic {indexing_maps = [#cm2, #sm2, #ys2],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%C, %S : memref<?x?x128x32x64xbf16>, memref<?x?x32x128x64xbf16>) outs(%sc : memref<?x?x128x32x128xf32>) {
+  ^bb0(%cv: bf16, %sv: bf16, %acc: f32):
+    %0 = arith.extf %cv : bf16 to f32
+    %1 = arith.extf %sv : bf16 to f32
+    %2 = arith.mulf %0, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  linalg.generic {indexing_maps = [#id5y, #id5y, #a5y, #id5y], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+      ins(%yd, %sc, %acum : memref<?x?x128x32x128xf32>, memref<?x?x128x32x128xf32>, memref<?x?x128x32xf32>)
+      outs(%y : memref<?x?x128x32x128xbf16>) {
+  ^bb0(%d: f32, %s: f32, %a: f32, %o: bf16):
+    %0 = math.exp %a : f32
+    %1 = arith.mulf %0, %s : f32
+    %2 = arith.addf %d, %1 : f32
+    %3 = arith.truncf %2 : f32 to bf16
+    linalg.yield %3 : bf16
+  }
+  memref.dealloc %cb : memref<?x?x32x128x128xf32>
+  memref.dealloc %W : memref<?x?x32x128x128xbf16>
   memref.dealloc %yd : memref<?x?x128x32x128xf32>
   memref.dealloc %sc : memref<?x?x128x32x128xf32>
   return
