@@ -946,14 +946,72 @@ struct GPUTileContractionsPass
       pairable = succeeded(type.getStridesAndOffset(strides, offset)) && !strides.empty() &&
                  strides.back() == 1 && jDim && *jDim + 1 == strides.size();
     }
+    // staged-stores: a half-precision tile goes out through workgroup
+    // memory (the kernel op's first staging buffer, free after the k
+    // loops): pairs stored there at [row][T + 8], then 16-byte vectors of 8
+    // j-consecutive elements to global memory, whole sectors per row.
+    Type storedElement = storedBuffer ? cast<MemRefType>(storedBuffer.getType()).getElementType() : Type();
+    int64_t vectorElements = storedElement && storedElement.isIntOrFloat()
+                                 ? 128 / std::max<int64_t>(1, storedElement.getIntOrFloatBitWidth())
+                                 : 0;
+    Value epilogueTile;
+    if (pairable && stagedStores && mma && storedElement == mma->element && vectorElements == 8 &&
+        (tile * tile / vectorElements) % (kThreadsPerSide * kThreadsPerSide) == 0) {
+      Value first = launch.getWorkgroupAttributions()[0];
+      if (cast<MemRefType>(first.getType()).getNumElements() >= tile * (tile + 8) &&
+          cast<MemRefType>(first.getType()).getElementType() == storedElement)
+        epilogueTile = first;
+    }
     if (pairable) {
-      auto ifAligned = scf::IfOp::create(b, loc, runsAligned(b, loc, storedBuffer, 2),
+      auto ifAligned = scf::IfOp::create(b, loc, runsAligned(b, loc, storedBuffer, epilogueTile ? 8 : 2),
                                          /*withElseRegion=*/true);
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(ifAligned.thenBlock());
-      Type element = cast<MemRefType>(storedBuffer.getType()).getElementType();
-      int64_t pairBytes = 2 * cast<MemRefType>(storedBuffer.getType()).getElementTypeBitWidth() / 8;
-      for (size_t n = 0; n + 1 < pending.size(); n += 2) {
+      Type element = storedElement;
+      int64_t elementBytes = cast<MemRefType>(storedBuffer.getType()).getElementTypeBitWidth() / 8;
+      int64_t pairBytes = 2 * elementBytes;
+      if (epilogueTile) {
+        int64_t pitch = tile + 8;
+        auto sharedPtr = LLVM::LLVMPointerType::get(ctx, /*addressSpace=*/3);
+        Value base = LLVM::IntToPtrOp::create(
+            b, loc, sharedPtr,
+            arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                       memref::ExtractAlignedPointerAsIndexOp::create(b, loc, epilogueTile))
+                .getResult());
+        auto at = [&](Value row, Value col) -> Value {
+          Value offset = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, row, index(pitch)), col);
+          Value bytes = arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                                   arith::MulIOp::create(b, loc, offset, index(elementBytes)));
+          return LLVM::GEPOp::create(b, loc, sharedPtr, b.getI8Type(), base, ValueRange{bytes});
+        };
+        gpu::BarrierOp::create(b, loc);
+        for (size_t n = 0; n + 1 < pending.size(); n += 2) {
+          Value pair = vector::FromElementsOp::create(b, loc, VectorType::get({2}, element),
+                                                      ValueRange{pending[n].value, pending[n + 1].value});
+          Value row = arith::SubIOp::create(b, loc, sums.rows[n], frame.i0);
+          Value col = arith::SubIOp::create(b, loc, sums.cols[n], frame.j0);
+          LLVM::StoreOp::create(b, loc, pair, at(row, col), pairBytes);
+        }
+        gpu::BarrierOp::create(b, loc);
+        Value tid = launch.getThreadIds().x;
+        int64_t chunksPerRow = tile / vectorElements;
+        int64_t perThread = tile * chunksPerRow / (kThreadsPerSide * kThreadsPerSide);
+        auto vectorType = VectorType::get({vectorElements}, element);
+        for (int64_t q = 0; q < perThread; ++q) {
+          Value id = arith::AddIOp::create(b, loc, tid, index(q * kThreadsPerSide * kThreadsPerSide));
+          Value row = arith::DivUIOp::create(b, loc, id, index(chunksPerRow));
+          Value col = arith::MulIOp::create(b, loc, arith::RemUIOp::create(b, loc, id, index(chunksPerRow)),
+                                            index(vectorElements));
+          Value v = LLVM::LoadOp::create(b, loc, vectorType, at(row, col), /*alignment=*/16);
+          SmallVector<Value> outIvs(ivs);
+          outIvs[shape.i] = arith::AddIOp::create(b, loc, frame.i0, row);
+          outIvs[shape.j] = arith::AddIOp::create(b, loc, frame.j0, col);
+          requestOccupancy(vector::StoreOp::create(
+              b, loc, v, storedBuffer, frame.operandIndices(op.getNumDpsInputs(), outIvs),
+              /*nontemporal=*/false, llvm::MaybeAlign(16)));
+        }
+      }
+      for (size_t n = 0; n + 1 < pending.size() && !epilogueTile; n += 2) {
         Value pair = vector::FromElementsOp::create(b, loc, VectorType::get({2}, element),
                                                     ValueRange{pending[n].value, pending[n + 1].value});
         requestOccupancy(vector::StoreOp::create(b, loc, pair, storedBuffer, pending[n].indices,

@@ -113,10 +113,13 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
     Option<"prefetchDepth", "prefetch-depth", "int64_t", "1",
            "tensor cores: K-slices whose global loads are in flight (in registers) "
            "while a slice is multiplied">,
-    Option<"asyncCopyStages", "async-copy-stages", "int64_t", "0",
+    Option<"asyncCopyStages", "async-copy-stages", "int64_t", "2",
            "tensor cores, vector way: workgroup tiles per side that cp.async "
            "fills ahead of the mma steps for sides that are one model-type "
            "operand (fewer when 48 KB do not hold them; 0 or 1: registers)">,
+    Option<"stagedStores", "staged-stores", "bool", "false",
+           "tensor cores: a whole half-precision output tile is stored through "
+           "workgroup memory as 16-byte vectors (whole sectors)">,
     Option<"fuseProducedSide", "fuse-produced-side", "bool", "false",
            "tensor cores: a sibling's i-side operand that an elementwise consumer "
            "of another contraction's sums writes (the scan's W) is computed in "

@@ -1,11 +1,11 @@
-// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions | FileCheck %s
+// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=async-copy-stages=1 | FileCheck %s
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=tensor-cores=false | FileCheck %s --check-prefix=FMA
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=min-blocks-per-sm=3 | FileCheck %s --check-prefix=OCC
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=min-blocks-per-sm=0 | FileCheck %s --check-prefix=NOOCC
-// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=prefetch-depth=2 | FileCheck %s --check-prefix=DEPTH2
+// RUN: ssmc-opt %s -split-input-file "-ssm-gpu-tile-contractions=prefetch-depth=2 async-copy-stages=1" | FileCheck %s --check-prefix=DEPTH2
 // RUN: ssmc-opt %s -split-input-file "-ssm-gpu-tile-contractions=vector-staging=false ldmatrix=false" | FileCheck %s --check-prefix=SCALAR
 // RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=async-copy-stages=3 | FileCheck %s --check-prefix=ASYNC
-// RUN: ssmc-opt %s -split-input-file -ssm-gpu-tile-contractions=fuse-produced-side=true | FileCheck %s --check-prefix=PRODUCED
+// RUN: ssmc-opt %s -split-input-file "-ssm-gpu-tile-contractions=fuse-produced-side=true async-copy-stages=1" | FileCheck %s --check-prefix=PRODUCED
 
 // A bf16 model's C B^T over all chunks: C reads i, B reads j, both with k
 // innermost, so both sides are staged row-major ([64 rows][32 k + 8 of
