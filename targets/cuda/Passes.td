@@ -99,7 +99,15 @@ def GPUTileContractions : Pass<"ssm-gpu-tile-contractions"> {
     whose consumer also reads another contraction's sums over the same tiles
     (the scan's S . C beside Y_diag) computes both in one kernel; when the
     consumer reads `sib + g * out`, the sums chain (g * out starts the
-    sibling's accumulators).
+    sibling's accumulators). With `async-copy-stages` S > 1, a vector-way
+    side that is one model-type operand goes from global to workgroup
+    memory by cp.async into S stages (S - 1 slices ahead, fewer stages when
+    48 KB do not hold them); a sibling's first slices are issued before the
+    kernel op's loop (`sibling-copies-first`). With `fuse-produced-side`, a
+    sibling's i-side operand written by the elementwise consumer of another
+    contraction (the scan's W) is computed in the kernel into a resident
+    workgroup tile. With `staged-stores`, whole half-precision output tiles
+    go out through workgroup memory as 16-byte vectors.
   }];
   let options = [
     Option<"minBlocks", "min-blocks", "int64_t", "264",
