@@ -353,9 +353,8 @@ struct GPUTileContractionsPass
     std::optional<ProducedSide> produced;
   };
 
-  /// The operands of `op` that the factors `leaves` read.
-  static SmallVector<OpOperand *> sideInputs(linalg::GenericOp op, ArrayRef<Value> leaves) {
-    Block &body = op.getRegion().front();
+  /// The ops of `body` that the factors `leaves` need.
+  static llvm::SmallPtrSet<Operation *, 16> opsNeededFor(Block &body, ArrayRef<Value> leaves) {
     llvm::SmallPtrSet<Operation *, 16> needed;
     SmallVector<Value> work(leaves.begin(), leaves.end());
     while (!work.empty()) {
@@ -365,6 +364,13 @@ struct GPUTileContractionsPass
         continue;
       llvm::append_range(work, def->getOperands());
     }
+    return needed;
+  }
+
+  /// The operands of `op` that the factors `leaves` read.
+  static SmallVector<OpOperand *> sideInputs(linalg::GenericOp op, ArrayRef<Value> leaves) {
+    Block &body = op.getRegion().front();
+    llvm::SmallPtrSet<Operation *, 16> needed = opsNeededFor(body, leaves);
     SmallVector<OpOperand *> inputs;
     for (OpOperand *input : op.getDpsInputOperands()) {
       BlockArgument arg = body.getArgument(input->getOperandNumber());
@@ -1318,19 +1324,8 @@ struct GPUTileContractionsPass
     Value zero = arith::ConstantOp::create(b, loc, f32, b.getZeroAttr(f32));
     SmallVector<int64_t> staticRanges = op.getStaticLoopRanges();
 
-    // The body ops each side's leaves need, in body order.
-    auto neededFor = [&](ArrayRef<Value> leaves) {
-      llvm::SmallPtrSet<Operation *, 16> needed;
-      SmallVector<Value> work(leaves.begin(), leaves.end());
-      while (!work.empty()) {
-        Value v = work.pop_back_val();
-        Operation *def = v.getDefiningOp();
-        if (!def || def->getBlock() != &body || !needed.insert(def).second)
-          continue;
-        llvm::append_range(work, def->getOperands());
-      }
-      return needed;
-    };
+    // The body ops each side's leaves need.
+    auto neededFor = [&](ArrayRef<Value> leaves) { return opsNeededFor(body, leaves); };
     /// How a vector-staged side reads one operand per run.
     enum class Read { Vector, Element, PerPosition };
     struct Side {
@@ -1361,12 +1356,7 @@ struct GPUTileContractionsPass
     for (auto [s, side] : llvm::enumerate(sides)) {
       side.rowMajor = stagedRowMajor(op, shape, s == 0 ? 'i' : 'j');
       side.memory = smem[f.firstMemory + s];
-      for (OpOperand *input : op.getDpsInputOperands()) {
-        BlockArgument arg = body.getArgument(input->getOperandNumber());
-        if (llvm::any_of(arg.getUsers(), [&](Operation *user) { return side.ops.contains(user); }) ||
-            llvm::is_contained(side.leaves, Value(arg)))
-          side.inputs.push_back(input);
-      }
+      side.inputs = sideInputs(op, side.leaves);
     }
 
     sides[0].resident = producedValues != nullptr;
