@@ -805,28 +805,25 @@ struct GPUTileContractionsPass
     // A produced side: p's sums over the block's rows and the sibling's k
     // from j0 on (one tile), through the consumer: the operand's values.
     std::function<ThreadSums(Value)> producedValues;
-    SmallVector<Value> producedSizes;
+    SmallVector<Value> producedIvs, producedLast; // p's batch loop values; last i and j
     if (produced) {
       Contraction &pc = produced->p;
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPoint(launch);
-      SmallVector<Range, 4> pRanges =
-          cast<linalg::LinalgOp>(pc.op.getOperation()).createLoopRanges(b, loc);
-      for (unsigned d : {pc.shape.i, pc.shape.j})
-        producedSizes.push_back(getValueOrCreateConstantIndexOp(b, loc, pRanges[d].size));
-    }
-    SmallVector<Value> producedIvs;
-    if (produced) {
-      Contraction &pc = produced->p;
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(launch);
+        SmallVector<Range, 4> pRanges =
+            cast<linalg::LinalgOp>(pc.op.getOperation()).createLoopRanges(b, loc);
+        for (unsigned d : {pc.shape.i, pc.shape.j})
+          producedLast.push_back(arith::SubIOp::create(
+              b, loc, getValueOrCreateConstantIndexOp(b, loc, pRanges[d].size), c1));
+      }
       producedIvs.resize(pc.op.getNumLoops());
       for (unsigned d : pc.shape.batch)
         producedIvs[d] = sibIvs[produced->loops[d]];
       producedValues = [&, produced](Value j0) -> ThreadSums {
         Contraction &pc = produced->p;
         TileFrame pFrame{b, loc, pc.op, pc.shape, launch, producedIvs, frame.i0, j0,
-                         arith::SubIOp::create(b, loc, producedSizes[0], c1),
-                         arith::SubIOp::create(b, loc, producedSizes[1], c1), tile,
-                         /*firstMemory=*/0, stages};
+                         producedLast[0], producedLast[1], tile, /*firstMemory=*/0, stages};
         ThreadSums t = emitMMASums(pFrame, *pc.mma);
         Value sums = pc.op.getDpsInits()[0];
         for (size_t e = 0; e < t.sums.size(); ++e) {
