@@ -463,10 +463,8 @@ struct GPUTileContractionsPass
       for (Value read : reader.getDpsInputs())
         if (isa<BaseMemRefType>(read.getType()) && read != sums)
           roots.insert(ssmc::rootBuffer(read));
-    for (Operation *between = p->op->getNextNode(); between != c.op.getOperation();
-         between = between->getNextNode())
-      if (between != consumer.getOperation() && mayWriteAny(between, roots))
-        return std::nullopt;
+    if (writtenBetween(p->op, c.op, roots, consumer))
+      return std::nullopt;
     return produced;
   }
 
@@ -520,15 +518,21 @@ struct GPUTileContractionsPass
       for (Value read : sib->op.getDpsInputs())
         if (isa<BaseMemRefType>(read.getType()))
           roots.insert(ssmc::rootBuffer(read));
-      bool clobbered = false;
-      for (Operation *between = sib->op->getNextNode(); between != c.op.getOperation();
-           between = between->getNextNode())
-        clobbered |= mayWriteAny(between, roots);
-      if (clobbered)
+      if (writtenBetween(sib->op, c.op, roots))
         continue;
       return sibling;
     }
     return std::nullopt;
+  }
+
+  /// Whether an op strictly between `from` and `to` (same block), other
+  /// than `except`, may write or free a buffer whose root is in `roots`.
+  static bool writtenBetween(Operation *from, Operation *to,
+                             const llvm::SmallPtrSetImpl<Value> &roots, Operation *except = nullptr) {
+    for (Operation *between = from->getNextNode(); between != to; between = between->getNextNode())
+      if (between != except && mayWriteAny(between, roots))
+        return true;
+    return false;
   }
 
   /// Whether `op` (or an op inside it) may write or free a buffer whose root
@@ -699,14 +703,20 @@ struct GPUTileContractionsPass
     };
     int64_t residentBytes =
         produced ? residentShape()[0] * residentShape()[1] * mma->element.getIntOrFloatBitWidth() / 8 : 0;
+    // One stage of a side's workgroup tile (see `stage` below).
+    auto stagedShape = [&](const Contraction &c, char role, int64_t count) {
+      return stagedRowMajor(c.op, c.shape, role)
+                 ? SmallVector<int64_t>{count * tile, c.mma->kSlice + 8}
+                 : SmallVector<int64_t>{count * c.mma->kSlice, tile + 8};
+    };
     if (mma && vectorStaging && ldmatrix && asyncCopyStages > 1) {
       auto bytesPerStage = [&](const Contraction &c, bool staged_i) {
         int64_t bytes = 0;
         for (char role : {'i', 'j'})
-          if (role == 'j' || staged_i)
-            bytes += (stagedRowMajor(c.op, c.shape, role) ? tile * (c.mma->kSlice + 8)
-                                                          : c.mma->kSlice * (tile + 8)) *
-                     c.mma->element.getIntOrFloatBitWidth() / 8;
+          if (role == 'j' || staged_i) {
+            SmallVector<int64_t> one = stagedShape(c, role, 1);
+            bytes += one[0] * one[1] * c.mma->element.getIntOrFloatBitWidth() / 8;
+          }
         return bytes;
       };
       int64_t perStage = bytesPerStage(Contraction{op, shape, mma}, true);
@@ -719,17 +729,13 @@ struct GPUTileContractionsPass
       // Per contraction, the rounded factors of each side in the model's
       // type: [T][slice + 8] for a side staged row-major (k innermost),
       // [slice][T + 8] for one staged k-major (see stagedRowMajor), times
-      // the stages along the first dim. The
-      // padding of 8 elements (16 bytes) puts the 8 rows a fragment load
-      // (or one ldmatrix matrix) reads in distinct banks and keeps every
-      // row 16-byte aligned.
+      // the stages along the first dim. The padding of 8 elements (16
+      // bytes) puts the 8 rows a fragment load (or one ldmatrix matrix)
+      // reads in distinct banks and keeps every row 16-byte aligned.
       auto stage = [&](const Contraction &c, bool resident_i) {
         for (char role : {'i', 'j'}) {
           SmallVector<int64_t> memShape =
-              role == 'i' && resident_i ? residentShape()
-              : stagedRowMajor(c.op, c.shape, role)
-                  ? SmallVector<int64_t>{stages * tile, c.mma->kSlice + 8}
-                  : SmallVector<int64_t>{stages * c.mma->kSlice, tile + 8};
+              role == 'i' && resident_i ? residentShape() : stagedShape(c, role, stages);
           attributions.push_back(MemRefType::get(memShape, c.mma->element, AffineMap(), workgroup));
         }
       };
